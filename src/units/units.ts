@@ -1,0 +1,164 @@
+/**
+ * Units of size and position. Bytes, 512-byte sectors, filesystem blocks and
+ * snapshot chunks are distinct types; they meet only through the converters
+ * below, which check alignment. Values are plain numbers with checked
+ * arithmetic: every constructor and operation refuses results that are not
+ * safe integers (2^53 bytes is 8 PiB, beyond any device we map), which keeps
+ * the 100k-extent paths fast where bigint would not be.
+ */
+
+declare const unit: unique symbol;
+type Unit<Name extends string> = number & { readonly [unit]: Name };
+
+export type Bytes = Unit<'bytes'>;
+export type Sectors = Unit<'sectors'>;
+export type Chunks = Unit<'chunks'>;
+export type FsBlocks = Unit<'fs-blocks'>;
+
+export const SECTOR_BYTES = 512;
+
+export class UnitError extends RangeError {
+  override name = 'UnitError';
+}
+
+function checked<T extends number>(value: number | bigint, what: string): T {
+  const n = typeof value === 'bigint' ? Number(value) : value;
+  if (typeof value === 'bigint' && BigInt(n) !== value) {
+    throw new UnitError(`${what} ${value} is beyond the safe integer range`);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new UnitError(`${what} ${String(value)} is not a non-negative safe integer`);
+  }
+  return n as T;
+}
+
+export const bytes = (n: number | bigint): Bytes => checked<Bytes>(n, 'byte count');
+export const sectors = (n: number | bigint): Sectors => checked<Sectors>(n, 'sector count');
+export const chunks = (n: number | bigint): Chunks => checked<Chunks>(n, 'chunk count');
+export const fsBlocks = (n: number | bigint): FsBlocks => checked<FsBlocks>(n, 'filesystem block count');
+
+/** Checked sum of same-unit values. */
+export function add<T extends number>(a: T, b: T): T {
+  return checked<T>(a + b, 'sum');
+}
+
+/** Checked difference of same-unit values; refuses a negative result. */
+export function sub<T extends number>(a: T, b: T): T {
+  if (b > a) throw new UnitError(`difference ${a} - ${b} is negative`);
+  return (a - b) as T;
+}
+
+/** Checked product of a value and a plain count. */
+export function mul<T extends number>(a: T, factor: number): T {
+  return checked<T>(a * factor, 'product');
+}
+
+export function isAligned(value: number, alignment: number): boolean {
+  return value % alignment === 0;
+}
+
+export function alignDown<T extends number>(value: T, alignment: T | number): T {
+  return (value - (value % alignment)) as T;
+}
+
+export function alignUp<T extends number>(value: T, alignment: T | number): T {
+  const rem = value % alignment;
+  return rem === 0 ? value : checked<T>(value + (alignment - rem), 'aligned value');
+}
+
+export function bytesToSectors(b: Bytes): Sectors {
+  if (b % SECTOR_BYTES !== 0) throw new UnitError(`${b} bytes is not a whole number of 512-byte sectors`);
+  return (b / SECTOR_BYTES) as Sectors;
+}
+
+export function sectorsToBytes(s: Sectors): Bytes {
+  return checked<Bytes>(s * SECTOR_BYTES, 'byte count');
+}
+
+/**
+ * A snapshot chunk size: a power of two, at least one sector. dm-snapshot
+ * counts it in sectors; we keep both views.
+ */
+export interface ChunkSize {
+  readonly bytes: Bytes;
+  readonly sectors: Sectors;
+}
+
+export function chunkSize(b: Bytes): ChunkSize {
+  if (b < SECTOR_BYTES || (b & (b - 1)) !== 0 || b > 2 ** 30) {
+    throw new UnitError(`chunk size ${formatBytes(b)} must be a power of two between 512 bytes and 1 GiB`);
+  }
+  return { bytes: b, sectors: bytesToSectors(b) };
+}
+
+export function bytesToChunks(b: Bytes, chunk: ChunkSize): Chunks {
+  if (b % chunk.bytes !== 0) {
+    throw new UnitError(`${b} bytes is not a whole number of ${formatBytes(chunk.bytes)} chunks`);
+  }
+  return (b / chunk.bytes) as Chunks;
+}
+
+export function chunksToBytes(c: Chunks, chunk: ChunkSize): Bytes {
+  return checked<Bytes>(c * chunk.bytes, 'byte count');
+}
+
+export function chunksToSectors(c: Chunks, chunk: ChunkSize): Sectors {
+  return checked<Sectors>(c * chunk.sectors, 'sector count');
+}
+
+export function sectorsToChunks(s: Sectors, chunk: ChunkSize): Chunks {
+  if (s % chunk.sectors !== 0) {
+    throw new UnitError(`${s} sectors is not a whole number of ${chunk.sectors}-sector chunks`);
+  }
+  return (s / chunk.sectors) as Chunks;
+}
+
+export function fsBlocksToBytes(n: FsBlocks, blockSize: Bytes): Bytes {
+  return checked<Bytes>(n * blockSize, 'byte count');
+}
+
+const SUFFIXES: Record<string, number> = {
+  '': 1,
+  B: 1,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+  P: 1024 ** 5,
+};
+
+/**
+ * Parses a size as users write it: `512`, `64K`, `1G`, `1.5G`, `4KiB`.
+ * Suffixes are binary (K = 1024). A fraction must come out as whole bytes.
+ */
+export function parseSize(text: string): Bytes {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$/i.exec(text);
+  if (!m) {
+    throw new UnitError(
+      `size "${text}" is not understood; write a number with an optional K, M, G, T or P suffix (binary units), e.g. 512, 64K, 1.5G`,
+    );
+  }
+  const [, num = '', suffix = ''] = m;
+  const factor = SUFFIXES[suffix.toUpperCase()] ?? 1;
+  const [whole = '0', frac = ''] = num.split('.');
+  // Exact decimal arithmetic: whole*factor + frac*factor/10^len.
+  const scale = 10n ** BigInt(frac.length);
+  const total = BigInt(whole) * BigInt(factor) * scale + BigInt(frac || '0') * BigInt(factor);
+  if (total % scale !== 0n) {
+    throw new UnitError(`size "${text}" is not a whole number of bytes`);
+  }
+  return bytes(total / scale);
+}
+
+/** Human form: 1.5 GiB, 64 KiB, 512 B. */
+export function formatBytes(b: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = b;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const text = Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1).replace(/\.?0+$/, '');
+  return `${text} ${units[i]}`;
+}
