@@ -159,6 +159,6 @@ export function formatBytes(b: number): string {
     v /= 1024;
     i++;
   }
-  const text = Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 1).replace(/\.?0+$/, '');
+  const text = Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/\.?0+$/, '');
   return `${text} ${units[i]}`;
 }

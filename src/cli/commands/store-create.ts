@@ -1,0 +1,48 @@
+import { createStore } from '../../store/create.js';
+import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+import { byteProgress } from '../progress.js';
+
+export interface StoreCreateOptions {
+  name: string;
+  store: string;
+  size: string;
+  chunkSize: string;
+  zero?: boolean;
+  stateDir: string;
+}
+
+export async function run(options: StoreCreateOptions, ctx: CommandContext): Promise<void> {
+  const size = parseSize(options.size);
+  const chunk = chunkSize(parseSize(options.chunkSize));
+  const progress = byteProgress(ctx, 'zeroing');
+  let manifest;
+  try {
+    manifest = await createStore({
+      name: options.name,
+      file: options.store,
+      size,
+      chunk,
+      stateDir: options.stateDir,
+      zero: Boolean(options.zero),
+      log: (line) => ctx.err(line),
+      onProgress: (done, total) => progress.update(done, total),
+    });
+  } finally {
+    progress.stop();
+  }
+  ctx.out(
+    `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${manifest.segments.length} segments, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved`,
+  );
+  ctx.result({
+    name: manifest.name,
+    file: manifest.file,
+    fileSize: manifest.fileSize,
+    usableBytes: manifest.usableBytes,
+    droppedBytes: manifest.droppedBytes,
+    chunkSize: manifest.chunkSize,
+    segments: manifest.segments.length,
+    device: manifest.device,
+    mapSha256: manifest.mapSha256,
+  });
+}

@@ -1,0 +1,13 @@
+import { deleteStore } from '../../store/delete.js';
+import type { CommandContext } from '../context.js';
+
+export interface StoreDeleteOptions {
+  name: string;
+  stateDir: string;
+}
+
+export async function run(options: StoreDeleteOptions, ctx: CommandContext): Promise<void> {
+  const r = await deleteStore(options.stateDir, options.name);
+  ctx.out(`deleted store "${r.name}"${r.fileDeleted ? `: ${r.file} removed` : ` (its file ${r.file} was already gone)`}, manifest removed`);
+  ctx.result(r);
+}

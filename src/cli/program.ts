@@ -1,0 +1,72 @@
+/**
+ * The command line: argv to options, one library call per command. Each
+ * command's module is imported only when that command runs, so every call
+ * pays only for what it uses.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import type { CommandContext } from './context.js';
+
+export class UsageError extends Error {
+  constructor(readonly exitCode: number) {
+    super('usage');
+  }
+}
+
+const DEFAULT_STATE_DIR = '/var/lib/snapstore';
+
+function common(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--state-dir <dir>', 'where manifests live').default(DEFAULT_STATE_DIR))
+    .option('--json', 'print the result as JSON on stdout');
+}
+
+export function buildProgram(ctx: CommandContext): Command {
+  const program = new Command('snapstore')
+    .description('A way back for OTA updaters: a preallocated file as a device-mapper snapshot store')
+    .exitOverride((err: CommanderError) => {
+      throw new UsageError(err.exitCode === 0 ? 0 : 2);
+    })
+    .showHelpAfterError('(run with --help for usage)');
+  program.option('-V, --version', 'print the version');
+
+  const store = program.command('store').description('create, check and delete store files');
+
+  common(
+    store
+      .command('create <name>')
+      .description('preallocate a store file, prove its map and record it in a manifest')
+      .requiredOption('--store <file>', 'the store file to create (must not exist)')
+      .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G')
+      .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+      .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)'),
+  ).action(async (name: string, opts) => {
+    const { run } = await import('./commands/store-create.js');
+    await run({ name, ...opts }, ctx);
+  });
+
+  common(store.command('verify <name>').description("re-map a store and compare it with its manifest")).action(
+    async (name: string, opts) => {
+      const { run } = await import('./commands/store-verify.js');
+      await run({ name, ...opts }, ctx);
+    },
+  );
+
+  common(
+    store.command('delete <name>').description('clear the immutable flag, delete the store file and its manifest'),
+  ).action(async (name: string, opts) => {
+    const { run } = await import('./commands/store-delete.js');
+    await run({ name, ...opts }, ctx);
+  });
+
+  program
+    .command('map <file>')
+    .description("print the file's extents as a dm `linear` table (or --json); changes nothing")
+    .option('--chunk-size <size>', 'align extents to this chunk size on the device', '4K')
+    .option('--json', 'print the extents as JSON')
+    .action(async (file: string, opts) => {
+      const { run } = await import('./commands/map.js');
+      await run({ file, ...opts }, ctx);
+    });
+
+  return program;
+}

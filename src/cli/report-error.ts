@@ -1,0 +1,27 @@
+import { SnapstoreError } from '../errors.js';
+import { SyscallError } from '../linux/errors.js';
+
+export interface ErrorReport {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+const ERRNO_HINTS: Record<string, string> = {
+  EPERM: 'run as root',
+  EACCES: 'run as root',
+  ENOSPC: 'free space on that filesystem or ask for a smaller size',
+};
+
+/** What the user sees of an error: its message, its stable code, the way out. */
+export function describeError(err: unknown): ErrorReport {
+  if (err instanceof SnapstoreError) {
+    return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+  }
+  if (err instanceof SyscallError) {
+    const hint = ERRNO_HINTS[err.code];
+    return { code: err.code, message: err.message, ...(hint ? { hint } : {}) };
+  }
+  if (err instanceof Error) return { code: 'INTERNAL', message: err.stack ?? err.message };
+  return { code: 'INTERNAL', message: String(err) };
+}

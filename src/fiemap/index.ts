@@ -1,0 +1,10 @@
+export type { Extent, RawExtent } from './extent.js';
+export type { StoreSegment, AlignedMap } from './align.js';
+export { alignToChunks } from './align.js';
+export { coalesce } from './coalesce.js';
+export { queryExtents } from './query.js';
+export { validateExtents, checkFlags, checkOrder, checkNoHoles, checkLast, ExtentRefusedError, REFUSED_FLAGS } from './validate.js';
+export { checkFilesystem, UnsupportedFilesystemError } from './filesystems.js';
+export type { FileMap } from './map-file.js';
+export { mapFile, mapOpenFile } from './map-file.js';
+export { EXTENT_FLAGS, flagNames } from './struct.js';

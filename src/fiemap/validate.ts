@@ -1,0 +1,95 @@
+/**
+ * Named refusals for extents that cannot back a raw mapping. Each check is a
+ * predicate with its reason, so tests name the one they exercise.
+ */
+import { SnapstoreError } from '../errors.js';
+import { formatBytes, SECTOR_BYTES } from '../units/units.js';
+import type { Bytes } from '../units/units.js';
+import type { RawExtent } from './extent.js';
+import type { ExtentFlagName } from './struct.js';
+import { EXTENT_FLAGS } from './struct.js';
+
+/** Why each refused fe_flag makes the physical address useless to us. */
+export const REFUSED_FLAGS: ReadonlyMap<ExtentFlagName, string> = new Map([
+  ['UNKNOWN', 'its location is not known to the filesystem'],
+  ['DELALLOC', 'it is not allocated on disk yet (delayed allocation)'],
+  ['ENCODED', 'its data is encoded (compressed or otherwise) on disk'],
+  ['DATA_ENCRYPTED', 'its data is encrypted on disk'],
+  ['NOT_ALIGNED', 'its data is not block-aligned on disk'],
+  ['DATA_INLINE', 'its data lives inside filesystem metadata'],
+  ['DATA_TAIL', 'its data is packed with other files\' tails'],
+  ['SHARED', 'its blocks are shared with another file (reflink or dedup), so writing them raw would change that file too'],
+]);
+
+export class ExtentRefusedError extends SnapstoreError {
+  constructor(message: string, hint: string) {
+    super('EXTENT_REFUSED', message, { hint });
+  }
+}
+
+const MAP_HINT =
+  'the store must be a plain, fully allocated file on ext4 or xfs: create it with `snapstore store create`, or copy it with `cp --reflink=never` and `fallocate`';
+
+function where(path: string, index: number, e: RawExtent): string {
+  return `${path}: extent ${index} (file offset ${e.logical}, ${formatBytes(e.length)} at device byte ${e.physical})`;
+}
+
+/** Refuses extents whose flags make the device address meaningless. */
+export function checkFlags(path: string, extents: readonly RawExtent[]): void {
+  for (let i = 0; i < extents.length; i++) {
+    const e = extents[i]!;
+    for (const [name, reason] of REFUSED_FLAGS) {
+      if (e.flags & EXTENT_FLAGS[name]) throw new ExtentRefusedError(`${where(path, i, e)} is ${name}: ${reason}`, MAP_HINT);
+    }
+  }
+}
+
+/** Refuses extents that are out of order, overlap, or not whole sectors. */
+export function checkOrder(path: string, extents: readonly RawExtent[]): void {
+  let end = 0;
+  for (let i = 0; i < extents.length; i++) {
+    const e = extents[i]!;
+    if (e.logical < end) throw new ExtentRefusedError(`${where(path, i, e)} overlaps or precedes the extent before it`, MAP_HINT);
+    if (e.physical % SECTOR_BYTES !== 0 || e.length % SECTOR_BYTES !== 0 || e.length === 0) {
+      throw new ExtentRefusedError(`${where(path, i, e)} is not a whole number of 512-byte sectors`, MAP_HINT);
+    }
+    end = e.logical + e.length;
+  }
+}
+
+/** Refuses a file with holes: every byte up to its size must be allocated. */
+export function checkNoHoles(path: string, extents: readonly RawExtent[], fileSize: Bytes): void {
+  let covered = 0;
+  for (const e of extents) {
+    if (e.logical > covered) {
+      throw new ExtentRefusedError(
+        `${path} has a hole at file offset ${covered} (${formatBytes(e.logical - covered)} not allocated)`,
+        `${MAP_HINT}; a sparse file's holes have no place on the device`,
+      );
+    }
+    covered = Math.max(covered, e.logical + e.length);
+    if (covered >= fileSize) return;
+  }
+  if (covered < fileSize) {
+    throw new ExtentRefusedError(
+      `${path} has a hole at file offset ${covered} (${formatBytes(fileSize - covered)} not allocated up to its size)`,
+      `${MAP_HINT}; a sparse file's holes have no place on the device`,
+    );
+  }
+}
+
+/** Refuses a map that does not end with FIEMAP_EXTENT_LAST. */
+export function checkLast(path: string, extents: readonly RawExtent[]): void {
+  const last = extents[extents.length - 1];
+  if (last && !(last.flags & EXTENT_FLAGS.LAST)) {
+    throw new ExtentRefusedError(`${path}: the kernel's extent list did not end with FIEMAP_EXTENT_LAST`, 'retry: the file may be changing');
+  }
+}
+
+export function validateExtents(path: string, extents: readonly RawExtent[], fileSize: Bytes): void {
+  if (fileSize === 0) throw new ExtentRefusedError(`${path} is empty`, MAP_HINT);
+  checkFlags(path, extents);
+  checkOrder(path, extents);
+  checkNoHoles(path, extents, fileSize);
+  checkLast(path, extents);
+}

@@ -1,0 +1,130 @@
+/**
+ * File and filesystem syscalls: fallocate, inode flags, statfs, sync, locks.
+ * Each failure becomes a SyscallError naming the call and the path.
+ */
+import * as fs from 'node:fs';
+import type { Bytes } from '../units/units.js';
+import { bytes } from '../units/units.js';
+import { fromNodeError, SyscallError } from './errors.js';
+import { IOR, IOW, ioctl } from './ioctl.js';
+import { loadLibc } from './libc.js';
+
+/** include/uapi/linux/fs.h: FS_IOC_GETFLAGS/SETFLAGS take a pointer to long (the kernel reads an int). */
+const FS_IOC_GETFLAGS = IOR(0x66, 1, 8);
+const FS_IOC_SETFLAGS = IOW(0x66, 2, 8);
+export const FS_IMMUTABLE_FL = 0x00000010;
+
+export function getInodeFlags(fd: number, path: string): number {
+  const buf = Buffer.alloc(8);
+  ioctl(fd, FS_IOC_GETFLAGS, buf, 'ioctl(FS_IOC_GETFLAGS)', path);
+  return buf.readUInt32LE(0);
+}
+
+export function setInodeFlags(fd: number, path: string, flags: number): void {
+  const buf = Buffer.alloc(8);
+  buf.writeUInt32LE(flags >>> 0, 0);
+  ioctl(fd, FS_IOC_SETFLAGS, buf, 'ioctl(FS_IOC_SETFLAGS)', path);
+}
+
+/** Sets or clears FS_IMMUTABLE_FL; returns whether it was set before. */
+export function setImmutable(fd: number, path: string, on: boolean): boolean {
+  const flags = getInodeFlags(fd, path);
+  const was = (flags & FS_IMMUTABLE_FL) !== 0;
+  if (was !== on) setInodeFlags(fd, path, on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL);
+  return was;
+}
+
+/** fallocate(2) with mode 0: allocate (no holes) and extend the size. */
+export function fallocate(fd: number, path: string, offset: Bytes, length: Bytes): void {
+  const libc = loadLibc();
+  if (libc.fallocate(fd, 0, offset, length) < 0) throw new SyscallError('fallocate', libc.errno(), path);
+}
+
+/** Magic numbers from include/uapi/linux/magic.h. */
+export const FS_MAGIC = {
+  ext4: 0xef53,
+  xfs: 0x58465342,
+  btrfs: 0x9123683e,
+  tmpfs: 0x01021994,
+  overlayfs: 0x794c7630,
+  nfs: 0x6969,
+  fuse: 0x65735546,
+  zfs: 0x2fc12fc1,
+  f2fs: 0xf2f52010,
+  vfat: 0x4d44,
+  squashfs: 0x73717368,
+  ramfs: 0x858458f6,
+  cifs: 0xff534d42,
+  smb2: 0xfe534d42,
+  ecryptfs: 0xf15f,
+} as const;
+
+export interface FsInfo {
+  /** f_type, see FS_MAGIC */
+  readonly magic: number;
+  /** the name of a known magic, or the magic in hex */
+  readonly type: string;
+  /** f_bsize: the filesystem block size */
+  readonly blockSize: Bytes;
+}
+
+/** struct statfs on 64-bit Linux (asm-generic/statfs.h): f_type at 0, f_bsize at 8, 120 bytes. */
+const STATFS_SIZE = 120;
+
+export function fstatfs(fd: number, path: string): FsInfo {
+  const libc = loadLibc();
+  const buf = Buffer.alloc(STATFS_SIZE);
+  if (libc.fstatfs(fd, buf) < 0) throw new SyscallError('fstatfs', libc.errno(), path);
+  const magic = Number(buf.readBigUInt64LE(0) & 0xffffffffn);
+  const name = Object.entries(FS_MAGIC).find(([, m]) => m === magic)?.[0];
+  return { magic, type: name ?? `0x${magic.toString(16)}`, blockSize: bytes(buf.readBigUInt64LE(8)) };
+}
+
+export function fsync(fd: number, path: string): void {
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    throw fromNodeError(err, 'fsync', path);
+  }
+}
+
+export function fdatasync(fd: number, path: string): void {
+  try {
+    fs.fdatasyncSync(fd);
+  } catch (err) {
+    throw fromNodeError(err, 'fdatasync', path);
+  }
+}
+
+/** fsync of a directory, so a rename or unlink in it is durable. */
+export function fsyncDir(dir: string): void {
+  const fd = openOrThrow(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY, 'open');
+  try {
+    fsync(fd, dir);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function openOrThrow(path: string, flags: number, call = 'open', mode?: number): number {
+  try {
+    return fs.openSync(path, flags, mode);
+  } catch (err) {
+    throw fromNodeError(err, call, path);
+  }
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+/** flock(2) exclusive; with `wait` false, EWOULDBLOCK when held elsewhere. */
+export function flockExclusive(fd: number, path: string, wait: boolean): void {
+  const libc = loadLibc();
+  if (libc.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) throw new SyscallError('flock', libc.errno(), path);
+}
+
+export function funlock(fd: number, path: string): void {
+  const libc = loadLibc();
+  if (libc.flock(fd, LOCK_UN) < 0) throw new SyscallError('flock', libc.errno(), path);
+}

@@ -1,0 +1,197 @@
+/**
+ * `store create`: allocate, prove, pin and record a store file. Everything
+ * it makes is undone through one guard unless it reaches the end.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SnapstoreError } from '../errors.js';
+import { mapOpenFile } from '../fiemap/map-file.js';
+import type { FileMap } from '../fiemap/map-file.js';
+import { checkFilesystem } from '../fiemap/filesystems.js';
+import { blockDeviceInfo } from '../linux/blockdev.js';
+import { isErrno, fromNodeError } from '../linux/errors.js';
+import { fallocate, fstatfs, fsync, fsyncDir, openOrThrow, setImmutable } from '../linux/fs.js';
+import type { Bytes, ChunkSize } from '../units/units.js';
+import { bytes, formatBytes } from '../units/units.js';
+import { deviceIdentity } from './identity.js';
+import type { StoreManifest } from './manifest.js';
+import { manifestExists, mapChecksum, MANIFEST_VERSION, writeManifest } from './manifest.js';
+import { checkStoreName } from './names.js';
+import { checkPlacement } from './placement.js';
+import { checkSignatures, writeSignatures, zeroHeader } from './proof.js';
+import { RawStore } from './raw-device.js';
+import { withStateLock } from './state-dir.js';
+
+export interface CreateStoreOptions {
+  readonly name: string;
+  readonly file: string;
+  readonly size: Bytes;
+  readonly chunk: ChunkSize;
+  readonly stateDir: string;
+  /** write zeros over the whole file before mapping */
+  readonly zero?: boolean;
+  /** narration: one line per step */
+  readonly log?: (line: string) => void;
+  /** progress of --zero, in bytes */
+  readonly onProgress?: (done: Bytes, total: Bytes) => void;
+}
+
+const ZERO_BLOCK = 1 << 20;
+/** header + first metadata area + at least one data chunk */
+const MIN_CHUNKS = 3;
+
+function sameSegments(a: FileMap, b: FileMap): boolean {
+  if (a.segments.length !== b.segments.length) return false;
+  return a.segments.every((s, i) => {
+    const t = b.segments[i]!;
+    return s.storeOffset === t.storeOffset && s.fileOffset === t.fileOffset && s.physical === t.physical && s.length === t.length;
+  });
+}
+
+function writeZeros(fd: number, file: string, size: Bytes, onProgress?: (done: Bytes, total: Bytes) => void): void {
+  const block = Buffer.alloc(ZERO_BLOCK);
+  for (let done = 0; done < size; ) {
+    const n = Math.min(ZERO_BLOCK, size - done);
+    try {
+      fs.writeSync(fd, block, 0, n, done);
+    } catch (err) {
+      throw fromNodeError(err, 'pwrite', file);
+    }
+    done += n;
+    onProgress?.(bytes(done), size);
+  }
+}
+
+export async function createStore(options: CreateStoreOptions): Promise<StoreManifest> {
+  const log = options.log ?? (() => {});
+  const name = checkStoreName(options.name);
+  const { size, chunk } = options;
+  if (size % chunk.bytes !== 0 || size < chunk.bytes * MIN_CHUNKS) {
+    throw new SnapstoreError(
+      'BAD_SIZE',
+      `store size ${formatBytes(size)} must be a whole number of ${formatBytes(chunk.bytes)} chunks and at least ${MIN_CHUNKS} chunks`,
+      { hint: 'pick a size like 512M or 2G' },
+    );
+  }
+  return withStateLock(options.stateDir, async () => {
+    if (manifestExists(options.stateDir, name)) {
+      throw new SnapstoreError('STORE_EXISTS', `a store named "${name}" already exists in ${options.stateDir}`, {
+        hint: 'choose another name, or `snapstore store delete` the old one',
+      });
+    }
+    const file = checkPlacement(options.file);
+    // Check the filesystem before creating anything on it.
+    const dirFd = openOrThrow(path.dirname(file), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      checkFilesystem(path.dirname(file), fstatfs(dirFd, path.dirname(file)));
+    } finally {
+      fs.closeSync(dirFd);
+    }
+
+    let fd: number;
+    try {
+      fd = fs.openSync(
+        file,
+        fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+        0o600,
+      );
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) {
+        throw new SnapstoreError('PATH_EXISTS', `${file} appeared while we were checking it; nothing was created`, {
+          hint: 'choose a path that does not exist',
+        });
+      }
+      throw fromNodeError(err, 'open', file);
+    }
+    try {
+      log(`allocating ${formatBytes(size)} at ${file}`);
+      try {
+        fallocate(fd, file, bytes(0), size);
+      } catch (err) {
+        if (isErrno(err, 'ENOSPC')) {
+          throw new SnapstoreError('ENOSPC', `the filesystem of ${file} has no room for a ${formatBytes(size)} store (fallocate: ENOSPC)`, {
+            hint: 'free space there or ask for a smaller --size',
+          });
+        }
+        throw err;
+      }
+      if (options.zero) {
+        log('writing zeros over the whole store');
+        writeZeros(fd, file, size, options.onProgress);
+      }
+      fsync(fd, file);
+
+      const before = mapOpenFile(fd, file, chunk);
+      log(
+        `mapped ${before.rawExtentCount} extents into ${before.segments.length} segments on ${before.filesystem.type} (device ${before.device.major}:${before.device.minor}); usable ${formatBytes(before.usableBytes)}` +
+          (before.droppedBytes ? `, ${formatBytes(before.droppedBytes)} of unaligned edges left out` : ''),
+      );
+      if (before.usableBytes < chunk.bytes * MIN_CHUNKS) {
+        throw new SnapstoreError('BAD_SIZE', `only ${formatBytes(before.usableBytes)} of ${file} is chunk-aligned on the device`, {
+          hint: 'use a smaller --chunk-size or a larger --size',
+        });
+      }
+
+      log(`proving the map: a signature into each of ${before.segments.length} segments`);
+      const nonce = writeSignatures(fd, file, before.segments);
+      setImmutable(fd, file, true);
+      const after = mapOpenFile(fd, file, chunk);
+      if (!sameSegments(before, after)) {
+        throw new SnapstoreError('MAP_CHANGED', `the extents of ${file} moved while it was being proved`, {
+          hint: 'something is defragmenting or moving files on that filesystem; run again',
+        });
+      }
+      const device = blockDeviceInfo(after.device);
+      const raw = new RawStore(device.node, after.segments, true);
+      try {
+        checkSignatures(raw, nonce, after.segments, file);
+        log(`read back every signature from ${device.node}; zeroing the store header`);
+        zeroHeader(raw, chunk, file);
+      } finally {
+        raw.close();
+      }
+
+      const manifest: StoreManifest = {
+        version: MANIFEST_VERSION,
+        kind: 'file',
+        name,
+        file,
+        inode: after.inode,
+        fileSize: after.fileSize,
+        usableBytes: after.usableBytes,
+        droppedBytes: after.droppedBytes,
+        chunkSize: chunk.bytes,
+        filesystem: { type: after.filesystem.type, blockSize: after.filesystem.blockSize },
+        device: await deviceIdentity(device),
+        segments: after.segments,
+        mapSha256: mapChecksum(after.segments),
+        createdAt: new Date().toISOString(),
+      };
+      writeManifest(options.stateDir, manifest);
+      log(`store "${name}" recorded in ${options.stateDir}`);
+      return manifest;
+    } catch (err) {
+      throw undoCreate(err, fd, file);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+/** Removes a half-made store and says so in the error; says what is left if that fails. */
+function undoCreate(err: unknown, fd: number, file: string): unknown {
+  let left: string | undefined;
+  try {
+    setImmutable(fd, file, false);
+    fs.unlinkSync(file);
+    fsyncDir(path.dirname(file));
+  } catch (cleanupErr) {
+    left = `${file} could not be removed (${(cleanupErr as Error).message}); remove it by hand: chattr -i ${file}; rm ${file}`;
+  }
+  const note = left ?? `nothing was left behind (${file} removed)`;
+  if (err instanceof SnapstoreError) {
+    return new SnapstoreError(err.code, `${err.message}; ${note}`, { ...(err.hint ? { hint: err.hint } : {}), cause: err });
+  }
+  const e = err as Error & { code?: string };
+  return new SnapstoreError(e.code ?? 'CREATE_FAILED', `creating the store failed: ${e.message}; ${note}`, { cause: err });
+}

@@ -1,0 +1,61 @@
+/**
+ * `store delete`: clear the immutable flag, delete the file, then the
+ * manifest. Refused while a dm or loop device uses the store.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SnapstoreError } from '../errors.js';
+import { fromNodeError, isErrno } from '../linux/errors.js';
+import { fsyncDir, setImmutable } from '../linux/fs.js';
+import { unlinkDurable } from './atomic-write.js';
+import { readManifest } from './manifest.js';
+import { manifestPath, withStateLock } from './state-dir.js';
+import { storeUsers } from './in-use.js';
+
+export interface DeleteResult {
+  readonly name: string;
+  readonly file: string;
+  /** false when the file was already gone */
+  readonly fileDeleted: boolean;
+}
+
+export async function deleteStore(stateDir: string, name: string): Promise<DeleteResult> {
+  return withStateLock(stateDir, () => {
+    const m = readManifest(stateDir, name);
+    const users = storeUsers(name, m.file);
+    if (users.length) {
+      throw new SnapstoreError('STORE_IN_USE', `store "${name}" is in use by ${users.join(', ')}; nothing was deleted`, {
+        hint: 'detach it first (`snapstore store detach`)',
+      });
+    }
+    let fileDeleted = false;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(m.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw fromNodeError(err, 'open', m.file);
+    }
+    if (fd !== undefined) {
+      try {
+        const ino = Number(fs.fstatSync(fd).ino);
+        if (ino !== m.inode) {
+          throw new SnapstoreError('STORE_MISMATCH', `${m.file} is inode ${ino}, not the store's inode ${m.inode}: it is not our file, so it was not deleted`, {
+            hint: 'remove the manifest by hand if the store is gone: ' + manifestPath(stateDir, name),
+          });
+        }
+        setImmutable(fd, m.file, false);
+      } finally {
+        fs.closeSync(fd);
+      }
+      try {
+        fs.unlinkSync(m.file);
+      } catch (err) {
+        throw fromNodeError(err, 'unlink', m.file);
+      }
+      fsyncDir(path.dirname(m.file));
+      fileDeleted = true;
+    }
+    unlinkDurable(manifestPath(stateDir, name));
+    return { name, file: m.file, fileDeleted };
+  });
+}

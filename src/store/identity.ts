@@ -1,0 +1,65 @@
+/**
+ * A device's stable identity: what still names it after a reboot, when
+ * major:minor and dm-N may have changed (DESIGN.md "Stable identity").
+ */
+import { execa } from 'execa';
+import { SnapstoreError } from '../errors.js';
+import type { BlockDeviceInfo } from '../linux/blockdev.js';
+import { formatDeviceNumber } from '../linux/device-number.js';
+
+export interface DeviceIdentity {
+  /** filesystem UUID (blkid UUID) */
+  readonly fsUuid?: string;
+  readonly fsType?: string;
+  /** GPT/MBR partition UUID (blkid PART_ENTRY_UUID) */
+  readonly partUuid?: string;
+  readonly dmName?: string;
+  readonly dmUuid?: string;
+  /** as seen when recorded; informational only, can change across reboots */
+  readonly devNumber: string;
+  readonly kernelName: string;
+}
+
+function parseExport(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return out;
+}
+
+export async function deviceIdentity(info: BlockDeviceInfo): Promise<DeviceIdentity> {
+  // -p probes the device itself rather than trusting a cache udev may not keep.
+  const probe = await execa('blkid', ['-p', '-o', 'export', info.node], { reject: false });
+  const tags = parseExport(probe.stdout);
+  const id: DeviceIdentity = {
+    ...(tags.get('UUID') ? { fsUuid: tags.get('UUID') } : {}),
+    ...(tags.get('TYPE') ? { fsType: tags.get('TYPE') } : {}),
+    ...(tags.get('PART_ENTRY_UUID') ? { partUuid: tags.get('PART_ENTRY_UUID') } : {}),
+    ...(info.dm ? { dmName: info.dm.name, ...(info.dm.uuid ? { dmUuid: info.dm.uuid } : {}) } : {}),
+    devNumber: formatDeviceNumber(info.dev),
+    kernelName: info.name,
+  };
+  if (!id.fsUuid && !id.partUuid && !id.dmUuid && !id.dmName) {
+    throw new SnapstoreError(
+      'NO_STABLE_ID',
+      `device ${info.node} (${id.devNumber}) has no filesystem UUID, partition UUID or dm name that blkid or sysfs can read; a manifest naming it by number would break after a reboot`,
+      { hint: 'give the filesystem a UUID (tune2fs -U / xfs_admin -U) or use a device with a stable name' },
+    );
+  }
+  return id;
+}
+
+/** The stable fields two identities share, and whether any of them differ. */
+export function sameIdentity(a: DeviceIdentity, b: DeviceIdentity): boolean {
+  const keys = ['fsUuid', 'partUuid', 'dmUuid', 'dmName'] as const;
+  let compared = 0;
+  for (const k of keys) {
+    if (a[k] !== undefined && b[k] !== undefined) {
+      if (a[k] !== b[k]) return false;
+      compared++;
+    }
+  }
+  return compared > 0;
+}

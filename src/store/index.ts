@@ -1,0 +1,12 @@
+export type { StoreManifest } from './manifest.js';
+export { readManifest, decodeManifest, mapChecksum, MANIFEST_VERSION } from './manifest.js';
+export type { CreateStoreOptions } from './create.js';
+export { createStore } from './create.js';
+export type { VerifyResult } from './verify.js';
+export { verifyStore } from './verify.js';
+export type { DeleteResult } from './delete.js';
+export { deleteStore } from './delete.js';
+export type { DeviceIdentity } from './identity.js';
+export { RawStore, storeRangeOnDevice } from './raw-device.js';
+export { linearTableLines } from './cow-table.js';
+export { storeUsers } from './in-use.js';
