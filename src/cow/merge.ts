@@ -1,0 +1,239 @@
+/**
+ * Offline merge: writes every exception's chunk from the store back to the
+ * origin, without the kernel.
+ *
+ * Progress lives in the store's own table, consumed from the end like the
+ * kernel's snapshot-merge (persistent_commit_merge): the table is cut into
+ * batches (suffixes), and for each batch
+ *   1. its data is read from the store in large sequential runs,
+ *   2. written to the origin sorted by origin chunk, neighbours coalesced,
+ *   3. the origin is flushed (and re-read if --verify),
+ *   4. only then the batch's entries are zeroed in their area and the store
+ *      flushed (data before metadata: kernel commit fcc42338 lost data on
+ *      power loss by committing metadata first).
+ * The store's data chunks are never written, and copying a chunk twice gives
+ * the same bytes, so a merge killed at any point and rerun ends with the same
+ * origin; what a crash leaves is a valid store with a shorter table, which
+ * the kernel's snapshot-merge could also finish. A record in the header chunk
+ * (merge-record.ts) lets a rerun say how much was already merged.
+ */
+import { performance } from 'node:perf_hooks';
+import { type Bytes, bytes, formatBytes } from '../units/units.js';
+import { SnapstoreError } from '../errors.js';
+import { DiskException } from './format.js';
+import type { BlockIo } from './io.js';
+import { MergeRecord } from './merge-record.js';
+import { type CowTable, type CowException, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
+import { type CopyLimits, DEFAULT_LIMITS, type WriteRun, ioFailure, planWrites, readData, runBytes } from './copy.js';
+
+export interface MergeProgress {
+  readonly doneChunks: number;
+  readonly totalChunks: number;
+  readonly doneBytes: Bytes;
+}
+
+export interface MergeOptions {
+  /** Merge a store the kernel marked invalid (valid = 0): the result may be corrupt. */
+  readonly force?: boolean;
+  /** Validate and plan only: nothing is written. */
+  readonly dryRun?: boolean;
+  /** Re-read every write from the origin after its flush and compare. */
+  readonly verify?: boolean;
+  /** A store of ours: its extents on the origin device, which no exception may touch. */
+  readonly storeExtents?: readonly OriginRange[];
+  /** Data per batch (one origin flush and one table commit each). Default 64 MiB. */
+  readonly batchBytes?: Bytes;
+  readonly limits?: CopyLimits;
+  readonly onProgress?: (p: MergeProgress) => void;
+}
+
+export type MergeOutcome = 'merged' | 'already-merged' | 'nothing-to-merge' | 'dry-run';
+
+export interface MergeSummary {
+  readonly outcome: MergeOutcome;
+  /** Exceptions in the table when the merge first began (this run or an interrupted one). */
+  readonly totalExceptions: number;
+  /** Exceptions an interrupted earlier run had already merged. */
+  readonly alreadyMerged: number;
+  /** Chunks copied (or, for a dry run, to copy) in this run. */
+  readonly chunks: number;
+  readonly bytes: Bytes;
+  readonly reads: number;
+  readonly writes: number;
+  readonly batches: number;
+  readonly verified: boolean;
+  readonly seconds: number;
+  readonly bytesPerSecond: number;
+  /** Dry run: the origin writes it would do. */
+  readonly plan?: readonly { offset: Bytes; length: Bytes }[];
+}
+
+const DEFAULT_BATCH = bytes(64 << 20);
+
+/** Everything that must hold before the first write; returns the table. */
+export function prepareMerge(origin: BlockIo, store: BlockIo, options: MergeOptions = {}): CowTable {
+  const table = readTable(store);
+  if (!table.valid && !options.force) {
+    throw new SnapstoreError(
+      'COW_INVALID',
+      `${store.name}: the snapshot is marked Invalid (disk_header.valid = 0): the kernel stopped recording exceptions (store full or I/O error), so the snapshot's view is incomplete`,
+      { hint: 'there is no rollback to merge; pass --force only to write the partial view anyway, knowing the result may be corrupt' },
+    );
+  }
+  checkAgainstOrigin(table, origin, options.storeExtents);
+  return table;
+}
+
+/** True when the header's record describes this table (not a stale one from an earlier use). */
+function recordMatches(table: CowTable): boolean {
+  const rec = table.merge;
+  const first = table.exceptions[0];
+  if (rec === undefined) return false;
+  if (first === undefined) return true;
+  return (
+    rec.state === 'merging' &&
+    rec.firstOld === BigInt(first.oldChunk) &&
+    rec.firstNew === BigInt(first.newChunk) &&
+    rec.total >= table.exceptions.length
+  );
+}
+
+function writeRun(origin: BlockIo, run: WriteRun, data: Buffer): void {
+  try {
+    origin.write(run.offset, data);
+  } catch (err) {
+    throw ioFailure(err, describeRun(origin, run, 'writing'));
+  }
+}
+
+function describeRun(origin: BlockIo, run: WriteRun, verb: string): string {
+  const first = run.exceptions[0]!.oldChunk;
+  const last = run.exceptions[run.exceptions.length - 1]!.oldChunk;
+  return `${verb} origin chunk${first === last ? ` ${first}` : `s ${first}..${last}`} (byte ${run.offset}, ${formatBytes(run.length)}) of ${origin.name}`;
+}
+
+/** Zeroes table entries [start, end of table) in the area holding `start`, then makes it durable. */
+function consumeFrom(store: BlockIo, table: CowTable, start: number): void {
+  const { layout } = table;
+  const area = Math.floor(start / layout.epa);
+  const at = layout.offsetOf(layout.areaChunk(area));
+  try {
+    const buf = store.read(at, table.chunk.bytes);
+    buf.fill(0, (start % layout.epa) * DiskException.size);
+    store.write(at, buf);
+    store.flush();
+  } catch (err) {
+    throw ioFailure(err, `committing merge progress to area ${area} of ${store.name}`);
+  }
+}
+
+export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOptions = {}): MergeSummary {
+  const started = performance.now();
+  const table = prepareMerge(origin, store, options);
+  const { chunk } = table;
+  const all = table.exceptions;
+  const resumed = recordMatches(table) ? table.merge : undefined;
+  const total = resumed?.total ?? all.length;
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const summary = (outcome: MergeOutcome, extra: Partial<MergeSummary> = {}): MergeSummary => {
+    const seconds = (performance.now() - started) / 1000;
+    const moved = extra.bytes ?? bytes(0);
+    return {
+      outcome,
+      totalExceptions: total,
+      alreadyMerged: total - all.length,
+      chunks: 0,
+      bytes: bytes(0),
+      reads: 0,
+      writes: 0,
+      batches: 0,
+      verified: false,
+      seconds,
+      bytesPerSecond: seconds > 0 ? moved / seconds : 0,
+      ...extra,
+    };
+  };
+
+  if (all.length === 0) {
+    if (resumed === undefined) return summary('nothing-to-merge');
+    // A run killed after its last table commit but before its final record.
+    if (resumed.state === 'merging' && !options.dryRun) MergeRecord.write(store, { ...resumed, state: 'merged' });
+    return summary('already-merged');
+  }
+
+  if (options.dryRun) {
+    const runs = planWrites(all, chunk, origin.size, limits);
+    const moved = bytes(runs.reduce((n, r) => n + r.length, 0));
+    return summary('dry-run', {
+      chunks: all.length,
+      bytes: moved,
+      writes: runs.length,
+      plan: runs.map((r) => ({ offset: r.offset, length: r.length })),
+    });
+  }
+
+  if (resumed === undefined) {
+    const first = all[0]!;
+    MergeRecord.write(store, {
+      state: 'merging',
+      total: all.length,
+      firstOld: BigInt(first.oldChunk),
+      firstNew: BigInt(first.newChunk),
+    });
+  }
+
+  const perBatch = Math.max(1, Math.floor((options.batchBytes ?? DEFAULT_BATCH) / chunk.bytes));
+  let done = 0;
+  let moved = 0;
+  let reads = 0;
+  let writes = 0;
+  let batches = 0;
+  for (let end = all.length; end > 0; ) {
+    const start = Math.max(0, end - perBatch);
+    const batch: CowException[] = all.slice(start, end);
+    const read = readData(store, batch, chunk, limits);
+    reads += read.reads;
+    const runs = planWrites(batch, chunk, origin.size, limits);
+    for (const run of runs) {
+      writeRun(origin, run, runBytes(run, read.data));
+      writes++;
+      done += run.exceptions.length;
+      moved += run.length;
+      options.onProgress?.({ doneChunks: done, totalChunks: all.length, doneBytes: bytes(moved) });
+    }
+    try {
+      origin.flush();
+    } catch (err) {
+      throw ioFailure(err, `flushing ${origin.name} after writing chunks for table entries ${start}..${end - 1}`);
+    }
+    if (options.verify) verifyRuns(origin, runs, read.data);
+    consumeFrom(store, table, start);
+    batches++;
+    end = start;
+  }
+  MergeRecord.write(store, { state: 'merged', total, firstOld: 0n, firstNew: 0n });
+  return summary('merged', {
+    chunks: done,
+    bytes: bytes(moved),
+    reads,
+    writes,
+    batches,
+    verified: Boolean(options.verify),
+  });
+}
+
+function verifyRuns(origin: BlockIo, runs: readonly WriteRun[], data: Parameters<typeof runBytes>[1]): void {
+  for (const run of runs) {
+    let back: Buffer;
+    try {
+      back = origin.read(run.offset, run.length);
+    } catch (err) {
+      throw ioFailure(err, describeRun(origin, run, 'verifying'));
+    }
+    if (!back.equals(runBytes(run, data))) {
+      throw new SnapstoreError('COW_VERIFY_MISMATCH', `${describeRun(origin, run, 'verifying')}: the origin does not read back what was written`, {
+        hint: 'the origin device is failing or something else writes to it; the store still holds this batch, so a rerun retries it',
+      });
+    }
+  }
+}
