@@ -34,6 +34,23 @@ export class FileIo implements BlockIo {
     }
   }
 
+  /** Creates a new file of `size` bytes (sparse); refuses an existing one. */
+  static create(path: string, size: Bytes): FileIo {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'wx+');
+    } catch (err) {
+      throw fromNodeError(err, 'open', path);
+    }
+    try {
+      fs.ftruncateSync(fd, size);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw fromNodeError(err, 'ftruncate', path);
+    }
+    return new FileIo(fd, path, size);
+  }
+
   read(offset: Bytes, length: Bytes): Buffer {
     checkRange(this, 'pread', offset, length);
     const buf = Buffer.allocUnsafe(length);
