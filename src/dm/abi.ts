@@ -9,7 +9,8 @@
  */
 import { IOWR } from '../linux/ioctl.js';
 import { sectors, type Sectors } from '../units/units.js';
-import { decodeHugeDev, encodeHugeDev, type DeviceNumber } from './device-number.js';
+import type { DeviceNumber } from '../linux/device-number.js';
+import { decodeHugeDev, encodeHugeDev } from './device-number.js';
 
 export class DmAbiError extends Error {
   override name = 'DmAbiError';

@@ -17,7 +17,7 @@ import {
   type Sectors,
 } from '../units/units.js';
 import type { TargetSpec } from './abi.js';
-import { formatDeviceNumber, parseDeviceNumber, type DeviceNumber } from './device-number.js';
+import { formatDeviceNumber, parseDeviceNumber, type DeviceNumber } from '../linux/device-number.js';
 
 export class TableError extends Error {
   override name = 'TableError';

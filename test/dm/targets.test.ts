@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { deviceNumber } from '../../src/dm/device-number.js';
+import { deviceNumber } from '../../src/linux/device-number.js';
 import {
   ErrorTarget,
   FlakeyTarget,

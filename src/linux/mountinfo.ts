@@ -1,0 +1,50 @@
+/**
+ * /proc/self/mountinfo (proc(5)): which device each mount sits on. Used to
+ * explain EBUSY ("mounted at /data") and to refuse work on mounted devices.
+ */
+import * as fs from 'node:fs';
+import { parseDeviceNumber, sameDevice, type DeviceNumber } from './device-number.js';
+
+export interface MountEntry {
+  readonly dev: DeviceNumber;
+  /** Where it is mounted, with the kernel's octal escapes (\040) decoded. */
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
+}
+
+const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Parses mountinfo text; lines that do not have the documented shape are skipped. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    // id parent maj:min root mountpoint options [optional...] - fstype source superopts
+    const [left, right] = line.split(' - ');
+    if (left === undefined || right === undefined) continue;
+    const f = left.split(' ');
+    const r = right.split(' ');
+    if (f.length < 6 || r.length < 2) continue;
+    let dev: DeviceNumber;
+    try {
+      dev = parseDeviceNumber(f[2] ?? '');
+    } catch {
+      continue;
+    }
+    out.push({ dev, mountPoint: unescape(f[4] ?? ''), fsType: r[0] ?? '', source: unescape(r[1] ?? '') });
+  }
+  return out;
+}
+
+export function readMountInfo(file = '/proc/self/mountinfo'): MountEntry[] {
+  return parseMountInfo(fs.readFileSync(file, 'utf8'));
+}
+
+/** Mount points of a device (empty when unmounted or unreadable). */
+export function mountsOf(dev: DeviceNumber): MountEntry[] {
+  try {
+    return readMountInfo().filter((m) => sameDevice(m.dev, dev));
+  } catch {
+    return [];
+  }
+}
