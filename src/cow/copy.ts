@@ -95,15 +95,21 @@ export function readData(
   return { data, reads };
 }
 
-/** The bytes of one write run, gathered from the read buffers. */
-export function runBytes(run: WriteRun, data: ChunkData): Buffer {
-  const parts = run.exceptions.map((e) => {
+/**
+ * The bytes of one write run, gathered from the read buffers. A run of
+ * several chunks is copied into `scratch` (at least maxWriteBytes long), so
+ * the result is valid only until the next call with the same scratch.
+ */
+export function runBytes(run: WriteRun, data: ChunkData, scratch: Buffer): Buffer {
+  const chunkOf = (e: CowException): Buffer => {
     const d = data.get(e);
     if (d === undefined) throw new Error(`no data read for old_chunk ${e.oldChunk}`);
     return d;
-  });
-  const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return whole.length === run.length ? whole : whole.subarray(0, run.length);
+  };
+  if (run.exceptions.length === 1) return chunkOf(run.exceptions[0]!).subarray(0, run.length);
+  let at = 0;
+  for (const e of run.exceptions) at += chunkOf(e).copy(scratch, at);
+  return scratch.subarray(0, run.length);
 }
 
 /** An I/O error during a copy, naming the chunks; the cause keeps the errno. */

@@ -53,12 +53,13 @@ export function exportView(
   const perBatch = Math.max(1, Math.floor(BATCH_BYTES / chunk.bytes));
   let done = 0;
   let moved = 0;
+  const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
   for (let start = 0; start < exceptions.length; start += perBatch) {
     const batch = exceptions.slice(start, start + perBatch);
     const { data } = readData(store, batch, chunk, limits);
     for (const run of planWrites(batch, chunk, origin.size, limits)) {
       try {
-        out.write(run.offset, runBytes(run, data));
+        out.write(run.offset, runBytes(run, data, scratch));
       } catch (err) {
         throw ioFailure(err, `writing ${out.name} at byte ${run.offset}`);
       }

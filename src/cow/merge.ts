@@ -24,7 +24,7 @@ import { DiskException } from './format.js';
 import type { BlockIo } from './io.js';
 import { MergeRecord } from './merge-record.js';
 import { type CowTable, type CowException, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
-import { type CopyLimits, DEFAULT_LIMITS, type WriteRun, ioFailure, planWrites, readData, runBytes } from './copy.js';
+import { type ChunkData, type CopyLimits, DEFAULT_LIMITS, type WriteRun, ioFailure, planWrites, readData, runBytes } from './copy.js';
 
 export interface MergeProgress {
   readonly doneChunks: number;
@@ -188,6 +188,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   let reads = 0;
   let writes = 0;
   let batches = 0;
+  const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
   for (let end = all.length; end > 0; ) {
     const start = Math.max(0, end - perBatch);
     const batch: CowException[] = all.slice(start, end);
@@ -195,7 +196,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
     reads += read.reads;
     const runs = planWrites(batch, chunk, origin.size, limits);
     for (const run of runs) {
-      writeRun(origin, run, runBytes(run, read.data));
+      writeRun(origin, run, runBytes(run, read.data, scratch));
       writes++;
       done += run.exceptions.length;
       moved += run.length;
@@ -206,7 +207,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
     } catch (err) {
       throw ioFailure(err, `flushing ${origin.name} after writing chunks for table entries ${start}..${end - 1}`);
     }
-    if (options.verify) verifyRuns(origin, runs, read.data);
+    if (options.verify) verifyRuns(origin, runs, read.data, scratch);
     consumeFrom(store, table, start);
     batches++;
     end = start;
@@ -222,7 +223,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   });
 }
 
-function verifyRuns(origin: BlockIo, runs: readonly WriteRun[], data: Parameters<typeof runBytes>[1]): void {
+function verifyRuns(origin: BlockIo, runs: readonly WriteRun[], data: ChunkData, scratch: Buffer): void {
   for (const run of runs) {
     let back: Buffer;
     try {
@@ -230,7 +231,7 @@ function verifyRuns(origin: BlockIo, runs: readonly WriteRun[], data: Parameters
     } catch (err) {
       throw ioFailure(err, describeRun(origin, run, 'verifying'));
     }
-    if (!back.equals(runBytes(run, data))) {
+    if (!back.equals(runBytes(run, data, scratch))) {
       throw new SnapstoreError('COW_VERIFY_MISMATCH', `${describeRun(origin, run, 'verifying')}: the origin does not read back what was written`, {
         hint: 'the origin device is failing or something else writes to it; the store still holds this batch, so a rerun retries it',
       });

@@ -55,6 +55,11 @@ function entryWhere(layout: Layout, area: number, index: number, field: 'old_chu
   return `disk_exception ${index} of area ${area}, field ${field} at store byte ${at}`;
 }
 
+/** Table index `n` as its place on disk. */
+function entryName(layout: Layout, n: number): string {
+  return `disk_exception ${n % layout.epa} of area ${Math.floor(n / layout.epa)}`;
+}
+
 function readHeader(io: BlockIo): { chunk: ChunkSize; valid: boolean; headerChunk: Buffer } {
   if (io.size < SECTOR_BYTES) {
     refuse('COW_TRUNCATED', `${io.name} is ${io.size} bytes: too short to hold a disk_header sector`, 'give the whole store');
@@ -109,8 +114,8 @@ export function readTable(io: BlockIo): CowTable {
   const layout = new Layout(chunk);
   const storeChunks = Math.floor(io.size / chunk.bytes);
   const exceptions: CowException[] = [];
-  const byOld = new Map<number, string>();
-  const byNew = new Map<number, string>();
+  const byOld = new Map<number, number>();
+  const byNew = new Map<number, number>();
   let nextFree = HEADER_CHUNKS + 1;
   let area = 0;
   for (let full = true; full; area++) {
@@ -151,12 +156,13 @@ export function readTable(io: BlockIo): CowTable {
         );
       }
       const oldChunk = chunks(e.old_chunk);
-      const here = entryWhere(layout, area, i, 'old_chunk');
+      // Maps hold the entry's table index; messages are built only on refusal.
+      const n = exceptions.length;
       const seenOld = byOld.get(oldChunk);
       if (seenOld !== undefined) {
         refuse(
           'COW_DUPLICATE_OLD_CHUNK',
-          `${io.name}: ${here} is ${oldChunk}, already the old_chunk of ${seenOld}`,
+          `${io.name}: ${entryWhere(layout, area, i, 'old_chunk')} is ${oldChunk}, already the old_chunk of ${entryName(layout, seenOld)}`,
           'the store is corrupt: one origin chunk can have only one exception',
         );
       }
@@ -164,12 +170,12 @@ export function readTable(io: BlockIo): CowTable {
       if (seenNew !== undefined) {
         refuse(
           'COW_DUPLICATE_NEW_CHUNK',
-          `${io.name}: ${entryWhere(layout, area, i, 'new_chunk')} is ${newChunk}, already the new_chunk of ${seenNew}`,
+          `${io.name}: ${entryWhere(layout, area, i, 'new_chunk')} is ${newChunk}, already the new_chunk of ${entryName(layout, seenNew)}`,
           'the store is corrupt: two exceptions share one data chunk',
         );
       }
-      byOld.set(oldChunk, `disk_exception ${i} of area ${area}`);
-      byNew.set(newChunk, `disk_exception ${i} of area ${area}`);
+      byOld.set(oldChunk, n);
+      byNew.set(newChunk, n);
       exceptions.push({ oldChunk, newChunk });
       if (newChunk + 1 > nextFree) nextFree = newChunk + 1;
     }
@@ -210,14 +216,15 @@ export function checkAgainstOrigin(
   const ranges = [...storeExtents].sort((a, b) => a.offset - b.offset);
   table.exceptions.forEach((e, n) => {
     const start = e.oldChunk * c;
-    const where = `exception ${n} (disk_exception ${n % table.layout.epa} of area ${Math.floor(n / table.layout.epa)})`;
+    const where = (): string => `exception ${n} (${entryName(table.layout, n)})`;
     if (start >= origin.size) {
       refuse(
         'COW_OLD_CHUNK_BEYOND_ORIGIN',
-        `${table.storeName}: ${where} has old_chunk ${e.oldChunk} (byte ${start}), beyond the end of ${origin.name} (${origin.size} bytes)`,
+        `${table.storeName}: ${where()} has old_chunk ${e.oldChunk} (byte ${start}), beyond the end of ${origin.name} (${origin.size} bytes)`,
         'this store belongs to a larger origin: give the origin the snapshot was taken of',
       );
     }
+    if (ranges.length === 0) return;
     const end = start + c;
     let lo = 0;
     let hi = ranges.length;
@@ -230,7 +237,7 @@ export function checkAgainstOrigin(
     if (r !== undefined && r.offset < end) {
       refuse(
         'COW_OLD_CHUNK_IN_STORE',
-        `${table.storeName}: ${where} has old_chunk ${e.oldChunk} (origin bytes ${start}..${end}), inside the store's own extent at origin byte ${r.offset} (${formatBytes(r.length)}); merging it would overwrite store data`,
+        `${table.storeName}: ${where()} has old_chunk ${e.oldChunk} (origin bytes ${start}..${end}), inside the store's own extent at origin byte ${r.offset} (${formatBytes(r.length)}); merging it would overwrite store data`,
         'this store is unsafe to merge offline; keep the snapshot and report the bug (store extents must never receive exceptions)',
       );
     }
