@@ -26,6 +26,15 @@ export function setInodeFlags(fd: number, path: string, flags: number): void {
   ioctl(fd, FS_IOC_SETFLAGS, buf, 'ioctl(FS_IOC_SETFLAGS)', path);
 }
 
+/** include/uapi/linux/fs.h FS_IOC_GETVERSION: the inode generation, new each time an inode number is reused. */
+const FS_IOC_GETVERSION = IOR(0x76, 1, 8);
+
+export function getInodeGeneration(fd: number, path: string): number {
+  const buf = Buffer.alloc(8);
+  ioctl(fd, FS_IOC_GETVERSION, buf, 'ioctl(FS_IOC_GETVERSION)', path);
+  return buf.readUInt32LE(0);
+}
+
 /** Sets or clears FS_IMMUTABLE_FL; returns whether it was set before. */
 export function setImmutable(fd: number, path: string, on: boolean): boolean {
   const flags = getInodeFlags(fd, path);
@@ -38,6 +47,17 @@ export function setImmutable(fd: number, path: string, on: boolean): boolean {
 export function fallocate(fd: number, path: string, offset: Bytes, length: Bytes): void {
   const libc = loadLibc();
   if (libc.fallocate(fd, 0, offset, length) < 0) throw new SyscallError('fallocate', libc.errno(), path);
+}
+
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+
+/** Frees a range of a file's blocks, keeping its size (include/uapi/linux/falloc.h). */
+export function punchHole(fd: number, path: string, offset: Bytes, length: Bytes): void {
+  const libc = loadLibc();
+  if (libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) < 0) {
+    throw new SyscallError('fallocate(PUNCH_HOLE)', libc.errno(), path);
+  }
 }
 
 /** Magic numbers from include/uapi/linux/magic.h. */

@@ -13,6 +13,7 @@ import { isErrno, fromNodeError } from '../linux/errors.js';
 import { fallocate, fstatfs, fsync, fsyncDir, openOrThrow, setImmutable } from '../linux/fs.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { bytes, formatBytes } from '../units/units.js';
+import { fileIdentity } from './file-identity.js';
 import { deviceIdentity } from './identity.js';
 import type { StoreManifest } from './manifest.js';
 import { manifestExists, mapChecksum, MANIFEST_VERSION, writeManifest } from './manifest.js';
@@ -156,7 +157,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         kind: 'file',
         name,
         file,
-        inode: after.inode,
+        ...fileIdentity(fd, file),
         fileSize: after.fileSize,
         usableBytes: after.usableBytes,
         droppedBytes: after.droppedBytes,

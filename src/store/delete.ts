@@ -11,6 +11,7 @@ import { unlinkDurable } from './atomic-write.js';
 import { readManifest } from './manifest.js';
 import { manifestPath, withStateLock } from './state-dir.js';
 import { storeUsers } from './in-use.js';
+import { describeMismatch, fileIdentity } from './file-identity.js';
 
 export interface DeleteResult {
   readonly name: string;
@@ -37,9 +38,9 @@ export async function deleteStore(stateDir: string, name: string): Promise<Delet
     }
     if (fd !== undefined) {
       try {
-        const ino = Number(fs.fstatSync(fd).ino);
-        if (ino !== m.inode) {
-          throw new SnapstoreError('STORE_MISMATCH', `${m.file} is inode ${ino}, not the store's inode ${m.inode}: it is not our file, so it was not deleted`, {
+        const other = describeMismatch(m.file, fileIdentity(fd, m.file), m);
+        if (other) {
+          throw new SnapstoreError('STORE_MISMATCH', `${other}; it is not our file, so it was not deleted`, {
             hint: 'remove the manifest by hand if the store is gone: ' + manifestPath(stateDir, name),
           });
         }

@@ -22,6 +22,7 @@ export interface StoreManifest {
   readonly name: string;
   readonly file: string;
   readonly inode: number;
+  readonly generation: number;
   readonly fileSize: Bytes;
   readonly usableBytes: Bytes;
   readonly droppedBytes: Bytes;
@@ -106,6 +107,7 @@ export function decodeManifest(file: string, text: string): StoreManifest {
     name: field(file, raw, 'name', isString, 'a string'),
     file: field(file, raw, 'file', isString, 'a path'),
     inode: field(file, raw, 'inode', isCount, 'an inode number'),
+    generation: field(file, raw, 'generation', isCount, 'an inode generation'),
     fileSize: bytes(field(file, raw, 'fileSize', isCount, 'a byte count')),
     usableBytes: bytes(field(file, raw, 'usableBytes', isCount, 'a byte count')),
     droppedBytes: bytes(field(file, raw, 'droppedBytes', isCount, 'a byte count')),

@@ -9,7 +9,7 @@ import { allocAligned, openDirect, preadFull, pwriteFull } from '../linux/direct
 import { fdatasync } from '../linux/fs.js';
 import { logicalBlockSize } from '../linux/blockdev.js';
 import type { Bytes } from '../units/units.js';
-import { bytes } from '../units/units.js';
+import { alignDown, alignUp, bytes } from '../units/units.js';
 
 export interface DevicePiece {
   readonly physical: Bytes;
@@ -65,13 +65,23 @@ export class RawStore {
     }
   }
 
+  /** Reads any range of the store; O_DIRECT's alignment is handled here. */
   read(offset: Bytes, length: Bytes): Buffer {
     const out = Buffer.alloc(length);
-    for (const p of storeRangeOnDevice(this.segments, offset, length)) this.readDevice(p.physical, p.length).copy(out, p.at);
+    for (const p of storeRangeOnDevice(this.segments, offset, length)) {
+      const start = alignDown(p.physical, this.blockSize);
+      const end = alignUp(bytes(p.physical + p.length), this.blockSize);
+      const data = this.readDevice(start, end - start);
+      data.copy(out, p.at, p.physical - start, p.physical - start + p.length);
+    }
     return out;
   }
 
+  /** Writes whole blocks of the store (offset and length multiples of the device's block size). */
   write(offset: Bytes, data: Buffer): void {
+    if (offset % this.blockSize !== 0 || data.length % this.blockSize !== 0) {
+      throw new RangeError(`raw write of ${data.length} bytes at store byte ${offset} is not aligned to ${this.node}'s ${this.blockSize}-byte blocks`);
+    }
     for (const p of storeRangeOnDevice(this.segments, offset, bytes(data.length))) {
       const buf = allocAligned(p.length);
       try {

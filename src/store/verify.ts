@@ -9,6 +9,7 @@ import { blockDeviceInfo } from '../linux/blockdev.js';
 import { fromNodeError } from '../linux/errors.js';
 import { FS_IMMUTABLE_FL, getInodeFlags } from '../linux/fs.js';
 import { chunkSize } from '../units/units.js';
+import { describeMismatch, fileIdentity } from './file-identity.js';
 import { deviceIdentity, sameIdentity } from './identity.js';
 import type { StoreManifest } from './manifest.js';
 import { readManifest } from './manifest.js';
@@ -35,7 +36,8 @@ export async function verifyStore(stateDir: string, name: string): Promise<Verif
   }
   try {
     const map = mapOpenFile(fd, manifest.file, chunkSize(manifest.chunkSize));
-    if (map.inode !== manifest.inode) problems.push(`${manifest.file} is inode ${map.inode}, the manifest recorded ${manifest.inode}: it is another file`);
+    const other = describeMismatch(manifest.file, fileIdentity(fd, manifest.file), manifest);
+    if (other) problems.push(other);
     if (map.fileSize !== manifest.fileSize) problems.push(`size is ${map.fileSize} bytes, the manifest says ${manifest.fileSize}`);
     if ((getInodeFlags(fd, manifest.file) & FS_IMMUTABLE_FL) === 0) problems.push(`${manifest.file} is no longer immutable`);
     const identity = await deviceIdentity(blockDeviceInfo(map.device));
