@@ -273,7 +273,10 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   const output = cleanConsole(Buffer.concat(chunks).toString('utf8'));
   writeFileSync(join(meta, 'console.log'), output);
   const fail = (why: string): never => {
-    throw new VmError(`${why}; console tail:\n${tail(output)}`, tail(output), resultsDir);
+    // The console tail is in the message; keep the share only when asked (SNAPSTORE_VM_KEEP=1).
+    const keep = Boolean(process.env.SNAPSTORE_VM_KEEP);
+    if (!keep) rmSync(resultsDir, { recursive: true, force: true });
+    throw new VmError(`${why}; console tail:\n${tail(output)}`, tail(output), keep ? resultsDir : undefined);
   };
   if (status.error) fail(`cannot start ${QEMU}: ${status.error.message}`);
   if (timedOut) fail(`VM run timed out after ${timeoutSec} s (qemu killed)`);
