@@ -19,7 +19,7 @@ let dm: DeviceMapper;
 const results: Record<string, unknown>[] = [];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const dmsetup = (...args: string[]): string => execFileSync('dmsetup', args, { encoding: 'utf8' });
+const dmsetup = (...args: string[]): string => execFileSync('dmsetup', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 
 beforeAll(() => {
   dm = DeviceMapper.open();

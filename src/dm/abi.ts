@@ -172,9 +172,11 @@ export function decodeHeader(buf: Buffer): DmIoctlHeader {
   if (dataStart < DM_IOCTL_SIZE || dataStart % 8 !== 0) {
     throw new DmAbiError(S, 'data_start', IOC.dataStart, `${dataStart} is not an 8-aligned offset at or after the header`);
   }
-  // With BUFFER_FULL the kernel leaves data_size as we sent it.
-  if (dataSize > buf.length || dataSize < DM_IOCTL_SIZE) {
-    throw new DmAbiError(S, 'data_size', IOC.dataSize, `${dataSize} is outside ${DM_IOCTL_SIZE}..${buf.length} (the buffer)`);
+  // With BUFFER_FULL the kernel leaves data_size as we sent it. Commands
+  // without a data area (create, remove, suspend, status...) come back with
+  // offsetof(struct dm_ioctl, data) = 305 (dm-ioctl.c copy_params, seen on 6.1).
+  if (dataSize > buf.length || dataSize < IOC.data) {
+    throw new DmAbiError(S, 'data_size', IOC.dataSize, `${dataSize} is outside ${IOC.data}..${buf.length} (the buffer)`);
   }
   const openCount = buf.readInt32LE(IOC.openCount);
   if (openCount < 0) throw new DmAbiError(S, 'open_count', IOC.openCount, `${openCount} is negative`);

@@ -67,6 +67,12 @@ describe('struct dm_ioctl', () => {
     expect(() => encodeRequest({}, 311)).toThrow(/data_size/);
   });
 
+  it('accepts the data_size of 305 that commands without a data area return', () => {
+    const b = encodeRequest({ name: 'x' }, DM_IOCTL_SIZE);
+    b.writeUInt32LE(305, 12);
+    expect(decodeHeader(b).dataSize).toBe(305);
+  });
+
   it('validates what the kernel wrote', () => {
     const bad = (edit: (b: Buffer) => void, re: RegExp) => {
       const b = encodeRequest({ name: 'x' }, 512);
@@ -75,6 +81,7 @@ describe('struct dm_ioctl', () => {
     };
     bad((b) => b.writeUInt32LE(5, 0), /dm_ioctl.version at byte 0: kernel interface 5.0.0/);
     bad((b) => b.writeUInt32LE(513, 12), /dm_ioctl.data_size at byte 12/);
+    bad((b) => b.writeUInt32LE(304, 12), /dm_ioctl.data_size at byte 12: 304 is outside 305..512/);
     bad((b) => b.writeUInt32LE(300, 16), /dm_ioctl.data_start at byte 16/);
     bad((b) => b.writeUInt32LE(316, 16), /data_start/);
     bad((b) => b.writeInt32LE(-1, 24), /open_count/);
