@@ -86,24 +86,25 @@ export class LinearTarget implements Target {
   }
 }
 
-export class ZeroTarget implements Target {
-  readonly type = 'zero';
+/** Targets that take no parameters. */
+abstract class BareTarget implements Target {
+  abstract readonly type: string;
   constructor(readonly length: Sectors) {}
   render(): string {
     return '';
   }
+}
+
+export class ZeroTarget extends BareTarget {
+  readonly type = 'zero';
   static parse(length: Sectors, args: readonly string[]): ZeroTarget {
     expectArgs('zero', args, 0);
     return new ZeroTarget(length);
   }
 }
 
-export class ErrorTarget implements Target {
+export class ErrorTarget extends BareTarget {
   readonly type = 'error';
-  constructor(readonly length: Sectors) {}
-  render(): string {
-    return '';
-  }
   static parse(length: Sectors, args: readonly string[]): ErrorTarget {
     expectArgs('error', args, 0);
     return new ErrorTarget(length);
