@@ -8,6 +8,8 @@ export interface CommandContext {
   readonly isTTY: boolean;
   /** One line of the command's result (stdout). */
   out(line: string): void;
+  /** Bulk result text, written as it is (stdout, not with --json). */
+  outRaw(data: Buffer): void;
   /** Narration, warnings and progress (stderr): never part of the result. */
   err(line: string): void;
   /** The machine-readable result, printed once by `--json`. */
@@ -20,6 +22,9 @@ export function processContext(json: boolean): CommandContext {
     isTTY: Boolean(process.stderr.isTTY),
     out: (line) => {
       if (!json) process.stdout.write(`${line}\n`);
+    },
+    outRaw: (data) => {
+      if (!json) process.stdout.write(data);
     },
     err: (line) => process.stderr.write(`${line}\n`),
     result: (value) => {

@@ -68,5 +68,43 @@ export function buildProgram(ctx: CommandContext): Command {
       await run({ file, ...opts }, ctx);
     });
 
+  program
+    .command('inspect <store>')
+    .description('read a dm-snapshot persistent store (image, device, or store file made by anyone) and report on it')
+    .option('--exceptions', 'also list every exception (origin chunk -> store chunk)')
+    .option('--json', 'print the report as JSON')
+    .action(async (storePath: string, opts) => {
+      const { run } = await import('./commands/inspect.js');
+      await run({ store: storePath, ...opts }, ctx);
+    });
+
+  common(
+    program
+      .command('merge')
+      .description('merge a snapshot store into its origin without the kernel (restartable)')
+      .option('--offline', 'merge in userspace (required: the kernel merge comes with the snapshot commands)')
+      .requiredOption('--origin <dev>', 'the origin device or image to write')
+      .option('--cow <dev>', 'the store: an image or block device (any dm-snapshot persistent store)')
+      .option('--store <name>', 'the store: one of ours, read through its map')
+      .option('--force', 'merge a store marked invalid (the result may be corrupt)')
+      .option('--verify', 're-read what was written and compare')
+      .option('--dry-run', 'say what would be written, write nothing'),
+  ).action(async (opts) => {
+    const { run } = await import('./commands/merge.js');
+    await run(opts, ctx);
+  });
+
+  program
+    .command('export <out>')
+    .description("write the snapshot's view (origin with the store's exceptions applied) to a new image; changes neither input")
+    .requiredOption('--origin <dev>', 'the origin device or image')
+    .requiredOption('--cow <store>', 'the store: an image or block device')
+    .option('--force', 'export from a store marked invalid')
+    .option('--json', 'print the summary as JSON')
+    .action(async (out: string, opts) => {
+      const { run } = await import('./commands/export.js');
+      await run({ out, ...opts }, ctx);
+    });
+
   return program;
 }

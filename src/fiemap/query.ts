@@ -3,10 +3,16 @@
  * marks the last extent. FIEMAP_FLAG_SYNC makes delayed allocations real first.
  */
 import type { Bytes } from '../units/units.js';
-import { bytes } from '../units/units.js';
 import { ioctl } from '../linux/ioctl.js';
 import type { RawExtent } from './extent.js';
-import { EXTENT_FLAGS, FIEMAP_EXTENT, FIEMAP_FLAG_SYNC, FIEMAP_HEADER, FIEMAP_MAX_OFFSET, FS_IOC_FIEMAP, readU64 } from './struct.js';
+import { EXTENT_FLAGS, FIEMAP_EXTENT, FIEMAP_FLAG_SYNC, FIEMAP_HEADER, FIEMAP_MAX_OFFSET, FS_IOC_FIEMAP } from './struct.js';
+
+/** A little-endian u64 at 32-bit word `w`, refused past 2^53. */
+function u64(words: Uint32Array, w: number, path: string, index: number, field: string): number {
+  const hi = words[w + 1]!;
+  if (hi >= 0x200000) throw new RangeError(`FIEMAP on ${path}: extent ${index} ${field} is beyond 2^53`);
+  return hi * 0x100000000 + words[w]!;
+}
 
 /** Extents asked for per call: ~900 KiB of buffer, a few calls for 100k extents. */
 const BATCH = 16384;
@@ -35,21 +41,27 @@ export function queryExtents(fd: number, path: string, options: QueryOptions = {
     const mapped = buf.readUInt32LE(FIEMAP_HEADER.mappedExtents);
     if (mapped > batch) throw new RangeError(`FIEMAP on ${path} reported ${mapped} extents for a buffer of ${batch}`);
     if (mapped === 0) return extents;
+    // Read through a 32-bit view: Buffer.readUInt32LE per field is several
+    // times slower, and 100k+ extents make that the cost of the whole map.
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
     let last = false;
-    let end: Bytes = bytes(0);
+    let end = 0;
     for (let i = 0; i < mapped; i++) {
-      const at = FIEMAP_HEADER.size + i * FIEMAP_EXTENT.size;
-      const e: RawExtent = {
-        logical: readU64(buf, at + FIEMAP_EXTENT.logical, `extent ${extents.length} fe_logical`) as Bytes,
-        physical: readU64(buf, at + FIEMAP_EXTENT.physical, `extent ${extents.length} fe_physical`) as Bytes,
-        length: readU64(buf, at + FIEMAP_EXTENT.length, `extent ${extents.length} fe_length`) as Bytes,
-        flags: buf.readUInt32LE(at + FIEMAP_EXTENT.flags),
-      };
-      extents.push(e);
-      end = bytes(e.logical + e.length);
-      if (e.flags & EXTENT_FLAGS.LAST) last = true;
+      const w = (FIEMAP_HEADER.size + i * FIEMAP_EXTENT.size) >>> 2;
+      const logical = u64(words, w + (FIEMAP_EXTENT.logical >>> 2), path, extents.length, 'fe_logical');
+      const length = u64(words, w + (FIEMAP_EXTENT.length >>> 2), path, extents.length, 'fe_length');
+      const flags = words[w + (FIEMAP_EXTENT.flags >>> 2)]!;
+      extents.push({
+        logical: logical as Bytes,
+        physical: u64(words, w + (FIEMAP_EXTENT.physical >>> 2), path, extents.length, 'fe_physical') as Bytes,
+        length: length as Bytes,
+        flags,
+      });
+      end = logical + length;
+      if (flags & EXTENT_FLAGS.LAST) last = true;
     }
     if (last) return extents;
+    if (!Number.isSafeInteger(end)) throw new RangeError(`FIEMAP on ${path}: extent end ${end} is beyond 2^53`);
     start = BigInt(end);
   }
 }

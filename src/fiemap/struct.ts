@@ -55,11 +55,3 @@ export type ExtentFlagName = keyof typeof EXTENT_FLAGS;
 export function flagNames(flags: number): ExtentFlagName[] {
   return (Object.keys(EXTENT_FLAGS) as ExtentFlagName[]).filter((n) => (flags & EXTENT_FLAGS[n]) !== 0);
 }
-
-/** A 64-bit field read as a checked number: offsets past 2^53 bytes are refused. */
-export function readU64(buf: Buffer, offset: number, field: string): number {
-  const lo = buf.readUInt32LE(offset);
-  const hi = buf.readUInt32LE(offset + 4);
-  if (hi >= 0x200000) throw new RangeError(`fiemap ${field} at byte ${offset} is beyond 2^53`);
-  return hi * 0x100000000 + lo;
-}

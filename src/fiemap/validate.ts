@@ -35,9 +35,12 @@ function where(path: string, index: number, e: RawExtent): string {
 }
 
 /** Refuses extents whose flags make the device address meaningless. */
+const REFUSED_MASK = [...REFUSED_FLAGS.keys()].reduce((m, name) => m | EXTENT_FLAGS[name], 0);
+
 export function checkFlags(path: string, extents: readonly RawExtent[]): void {
   for (let i = 0; i < extents.length; i++) {
     const e = extents[i]!;
+    if ((e.flags & REFUSED_MASK) === 0) continue;
     for (const [name, reason] of REFUSED_FLAGS) {
       if (e.flags & EXTENT_FLAGS[name]) throw new ExtentRefusedError(`${where(path, i, e)} is ${name}: ${reason}`, MAP_HINT);
     }

@@ -2,25 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CommandContext } from '../../src/cli/context.js';
+import { capture } from '../support/capture.js';
 import { run as inspect } from '../../src/cli/commands/inspect.js';
 import { run as merge } from '../../src/cli/commands/merge.js';
 import { run as exportCmd } from '../../src/cli/commands/export.js';
 import { buildStore, pattern, referenceMerge, sha } from './helpers.js';
-
-function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const results: unknown[] = [];
-  const ctx: CommandContext = {
-    json: opts.json ?? false,
-    isTTY: opts.isTTY ?? false,
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    result: (v) => results.push(v),
-  };
-  return { ctx, out, err, results };
-}
 
 let dir: string;
 const olds = [4, 5, 6, 40, 300];

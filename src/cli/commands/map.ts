@@ -1,6 +1,6 @@
 import { mapFile } from '../../fiemap/map-file.js';
 import { formatDeviceNumber } from '../../linux/device-number.js';
-import { linearTableLines } from '../../store/cow-table.js';
+import { linearTableBuffer } from '../../store/cow-table.js';
 import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -37,6 +37,5 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
     });
     return;
   }
-  const lines = linearTableLines(map.segments, map.device);
-  if (lines.length) ctx.out(lines.join('\n'));
+  ctx.outRaw(linearTableBuffer(map.segments, map.device));
 }

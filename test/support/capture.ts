@@ -1,0 +1,17 @@
+import type { CommandContext } from '../../src/cli/context.js';
+
+/** A command context that records what a command prints, for tests of `run()`. */
+export function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const results: unknown[] = [];
+  const ctx: CommandContext = {
+    json: opts.json ?? false,
+    isTTY: opts.isTTY ?? false,
+    out: (l) => out.push(l),
+    outRaw: (b) => out.push(b.toString()),
+    err: (l) => err.push(l),
+    result: (v) => results.push(v),
+  };
+  return { ctx, out, err, results };
+}
