@@ -58,6 +58,23 @@ export function buildProgram(ctx: CommandContext): Command {
     await run({ name, ...opts }, ctx);
   });
 
+  common(
+    store
+      .command('attach <name>')
+      .description('map a store as /dev/mapper/snapstore-NAME-cow, after checking its map still holds')
+      .option('--no-fallback', 'fail (EBUSY explained) rather than use a loop device when the filesystem is directly on a partition'),
+  ).action(async (name: string, opts) => {
+    const { run } = await import('./commands/store-attach.js');
+    await run({ name, ...opts }, ctx);
+  });
+
+  common(store.command('detach <name>').description('remove the store\'s dm device (and loop device), and pin the file again')).action(
+    async (name: string, opts) => {
+      const { run } = await import('./commands/store-detach.js');
+      await run({ name, ...opts }, ctx);
+    },
+  );
+
   program
     .command('map <file>')
     .description("print the file's extents as a dm `linear` table (or --json); changes nothing")

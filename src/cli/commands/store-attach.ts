@@ -1,0 +1,22 @@
+import { attachStore } from '../../store/attach.js';
+import { formatBytes } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+
+export interface StoreAttachOptions {
+  name: string;
+  stateDir: string;
+  fallback?: boolean;
+}
+
+export async function run(options: StoreAttachOptions, ctx: CommandContext): Promise<void> {
+  const r = await attachStore({
+    stateDir: options.stateDir,
+    name: options.name,
+    noFallback: options.fallback === false,
+    log: (line) => ctx.err(line),
+  });
+  ctx.out(
+    `attached store "${r.name}" as ${r.device} (${formatBytes(r.sizeBytes)}, ${r.table.length} segments, ${r.via === 'loop' ? `through loop device ${r.loopDevice}` : 'mapped beneath the filesystem'})`,
+  );
+  ctx.result({ name: r.name, device: r.device, dmName: r.dmName, via: r.via, loopDevice: r.loopDevice ?? null, sizeBytes: r.sizeBytes, segments: r.table.length, notes: r.notes });
+}
