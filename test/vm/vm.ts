@@ -248,9 +248,16 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
 
   const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((done) => {
     const child = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let pending = ''; // echo whole lines only: an escape sequence may straddle two chunks
     const onData = (b: Buffer) => {
       chunks.push(b);
-      if (echo) process.stderr.write(cleanConsole(b.toString('utf8')));
+      if (!echo) return;
+      pending += b.toString('utf8');
+      const cut = pending.lastIndexOf('\n') + 1;
+      if (cut > 0) {
+        process.stderr.write(cleanConsole(pending.slice(0, cut)));
+        pending = pending.slice(cut);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -264,6 +271,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (echo && pending) process.stderr.write(cleanConsole(pending) + '\n');
       done({ code, signal });
     });
   });
