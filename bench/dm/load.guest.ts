@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { guestDisk, requireGuest, resultsDir } from '../../test/vm/guest.js';
 import { DeviceMapper } from '../../src/dm/client.js';
-import { formatTable, LinearTarget, type Table } from '../../src/dm/targets.js';
+import { formatTable, LinearTarget, tableFromSpecs, tableSpecs, type Table } from '../../src/dm/targets.js';
 import { fromDevT } from '../../src/linux/device-number.js';
 import { sectors } from '../../src/units/units.js';
 
@@ -59,7 +59,32 @@ test.each([10_000, 100_000])('create+load+resume of %i linear segments: ours vs 
     expect(back.split('\n').filter(Boolean).length).toBe(n);
     dmsetup('remove', `bench-dmsetup-${n}`);
   }
+  // Where our time goes, in one more round: rendering, each ioctl, decoding, parsing.
+  const name = `bench-parts-${n}`;
+  const lap = (() => {
+    let t = performance.now();
+    return () => {
+      const d = (performance.now() - t) / 1000;
+      t = performance.now();
+      return d;
+    };
+  })();
+  const specs = tableSpecs(table, dm.features());
+  const renderSec = lap();
+  dm.create(name);
+  const createIoctlSec = lap();
+  dm.loadSpecs(name, specs);
+  const loadIoctlSec = lap();
+  dm.resume(name);
+  const resumeIoctlSec = lap();
+  const back = dm.tableSpecs(name);
+  const readDecodeSec = lap();
+  tableFromSpecs(back);
+  const parseSec = lap();
+  await dm.remove(name);
+  const parts = { renderSec, createIoctlSec, loadIoctlSec, resumeIoctlSec, readDecodeSec, parseSec };
   const row = {
+    ...parts,
     segments: n,
     oursCreateSec: median(ours) / 1000,
     dmsetupCreateSec: median(theirs) / 1000,

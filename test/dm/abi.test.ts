@@ -123,6 +123,11 @@ describe('struct dm_target_spec', () => {
       next = buf.readUInt32LE(at + 20);
     }
     expect(seen).toEqual(['0 8 linear 254:0 2048', '8 8 zero ', '16 24 linear 254:16 0']);
+    // u64 fields beyond 32 bits are written whole
+    const big = encodeRequest({}, DM_IOCTL_SIZE + 64);
+    writeTargetSpecs(big, DM_IOCTL_SIZE, [{ start: sectors(2 ** 40 + 5), length: sectors(2 ** 52), type: 'zero', params: '' }]);
+    expect(big.readBigUInt64LE(DM_IOCTL_SIZE)).toBe(2n ** 40n + 5n);
+    expect(big.readBigUInt64LE(DM_IOCTL_SIZE + 8)).toBe(2n ** 52n);
   });
 
   it('refuses target types and params the kernel would misread', () => {
@@ -154,6 +159,8 @@ describe('struct dm_target_spec', () => {
     buf.writeUInt32LE(56, d + 20);
     expect(() => decodeTargetSpecs(buf, header(buf, { targetCount: 3, dataSize: d + 97 }))).toThrow(/dm_target_spec\[1\].next/);
     expect(() => decodeTargetSpecs(buf, header(buf, { targetCount: 2, dataSize: d + 80 }))).toThrow(/dm_target_spec\[1\].\(record\)/);
+    buf.writeBigUInt64LE(1n << 53n, d + 8);
+    expect(() => decodeTargetSpecs(buf, h)).toThrow(/dm_target_spec\[0\].length at byte 320: is beyond the safe integer range/);
   });
 });
 
