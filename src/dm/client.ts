@@ -117,7 +117,7 @@ export class DeviceMapper {
       fd = fs.openSync(path, fs.constants.O_RDWR);
     } catch (e) {
       const errno = Math.abs((e as NodeJS.ErrnoException).errno ?? 2);
-      throw dmError('open', undefined, errno, {}, e);
+      throw dmError('open', path, errno, {}, e);
     }
     try {
       const buf = encodeRequest({}, DM_IOCTL_SIZE);
@@ -261,7 +261,8 @@ export class DeviceMapper {
   async remove(name: string, options: RemoveOptions = {}): Promise<void> {
     const retries = options.retries ?? 10;
     const delay = options.retryDelayMs ?? 100;
-    const before = this.info(name);
+    const before = this.find(name);
+    if (!before) throw dmError('remove', name, 6 /* ENXIO */);
     for (let attempt = 0; ; attempt++) {
       try {
         this.call('remove', DmCommand.DEV_REMOVE, { name }, DM_IOCTL_SIZE, undefined, () => this.explainBusy(name, before.dev));

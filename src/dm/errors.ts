@@ -65,7 +65,7 @@ export function dmError(operation: DmOperation, device: string | undefined, errn
   }
   if (operation === 'open' && (code === 'ENOENT' || code === 'ENODEV' || code === 'ENXIO')) {
     return make(
-      `device-mapper is not available: /dev/mapper/control: ${plain}`,
+      `device-mapper is not available: ${device ?? '/dev/mapper/control'}: ${plain}`,
       'load the dm-mod module (modprobe dm-mod) and make sure /dev is a devtmpfs',
     );
   }

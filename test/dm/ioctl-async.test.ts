@@ -38,6 +38,7 @@ describe('DeviceMapper.open without device-mapper', () => {
     }
     expect(err).toBeInstanceOf(DmError);
     expect(err).toMatchObject({ code: 'ENOENT', operation: 'open', errno: 2 });
+    expect((err as DmError).message).toMatch(/device-mapper is not available: \/tmp\/snapstore-no-such-control/);
     expect((err as DmError).hint).toMatch(/modprobe dm-mod/);
   });
 

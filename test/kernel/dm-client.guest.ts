@@ -238,6 +238,8 @@ describe('dm client errors', () => {
     const e = await caught(() => dm.status('t-gone'));
     expect(e).toMatchObject({ code: 'ENXIO', operation: 'status', device: 't-gone' });
     expect(e.message).toMatch(/no device-mapper device "t-gone"/);
+    expect(await caught(() => dm.remove('t-gone'))).toMatchObject({ code: 'ENXIO', operation: 'remove', device: 't-gone' });
+    expect(await caught(() => dm.resume('t-gone'))).toMatchObject({ code: 'ENXIO', operation: 'resume', device: 't-gone' });
   });
 
   test('EBUSY: an open device; a mounted one names the mount; a table over a mounted device', async () => {
