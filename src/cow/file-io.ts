@@ -1,12 +1,15 @@
 /**
  * BlockIo over an image file or a block device, with positional I/O
  * (pread/pwrite through Node's fs) and fdatasync as the flush. On a block
- * device it also sends a cache flush to the device.
+ * device it also sends a cache flush to the device. With `direct`, I/O
+ * bypasses the page cache (O_DIRECT) through an aligned bounce buffer: what is
+ * read is what is on the disk, whatever the filesystem above has cached.
  */
 import * as fs from 'node:fs';
 import { type Bytes, bytes } from '../units/units.js';
 import { fromNodeError } from '../linux/errors.js';
-import { blockDeviceSize } from '../linux/blockdev.js';
+import { blockDeviceSize, logicalBlockSize } from '../linux/blockdev.js';
+import { allocAligned, preadFull, pwriteFull } from '../linux/direct-io.js';
 import { type BlockIo, checkRange } from './io.js';
 
 export class FileIo implements BlockIo {
@@ -14,20 +17,25 @@ export class FileIo implements BlockIo {
     private fd: number,
     readonly name: string,
     readonly size: Bytes,
+    /** O_DIRECT's alignment (the device's logical block size), or 0 for buffered I/O */
+    private readonly directBlock: number = 0,
   ) {}
 
   /** Opens read-only unless `writable`; never creates or truncates. */
-  static open(path: string, options: { writable?: boolean } = {}): FileIo {
+  static open(path: string, options: { writable?: boolean; direct?: boolean } = {}): FileIo {
     let fd: number;
     try {
-      fd = fs.openSync(path, options.writable ? 'r+' : 'r');
+      const flags = (options.writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | (options.direct ? fs.constants.O_DIRECT : 0);
+      fd = fs.openSync(path, flags);
     } catch (err) {
       throw fromNodeError(err, 'open', path);
     }
     try {
       const st = fs.fstatSync(fd);
-      const size = st.isBlockDevice() ? blockDeviceSize(fd, path) : bytes(st.size);
-      return new FileIo(fd, path, size);
+      const device = st.isBlockDevice();
+      const size = device ? blockDeviceSize(fd, path) : bytes(st.size);
+      const block = options.direct ? (device ? Math.max(logicalBlockSize(fd, path), 512) : 4096) : 0;
+      return new FileIo(fd, path, size, block);
     } catch (err) {
       fs.closeSync(fd);
       throw fromNodeError(err, 'fstat', path);
@@ -53,29 +61,43 @@ export class FileIo implements BlockIo {
 
   read(offset: Bytes, length: Bytes): Buffer {
     checkRange(this, 'pread', offset, length);
+    if (this.directBlock) return this.readDirect(offset, length);
     const buf = Buffer.allocUnsafe(length);
-    let done = 0;
-    try {
-      while (done < length) {
-        const n = fs.readSync(this.fd, buf, done, length - done, offset + done);
-        if (n === 0) throw new Error(`unexpected end of ${this.name} at byte ${offset + done}`);
-        done += n;
-      }
-    } catch (err) {
-      throw fromNodeError(err, 'pread', this.name);
-    }
+    preadFull(this.fd, buf, offset, this.name);
     return buf;
   }
 
   write(offset: Bytes, data: Buffer): void {
     checkRange(this, 'pwrite', offset, data.length);
-    let done = 0;
+    if (this.directBlock) return this.writeDirect(offset, data);
+    pwriteFull(this.fd, data, offset, this.name);
+  }
+
+  /** Reads the aligned blocks around the range, returns the range. */
+  private readDirect(offset: Bytes, length: Bytes): Buffer {
+    const b = this.directBlock;
+    const start = offset - (offset % b);
+    const end = offset + length + ((b - ((offset + length) % b)) % b);
+    const bounce = allocAligned(end - start);
     try {
-      while (done < data.length) {
-        done += fs.writeSync(this.fd, data, done, data.length - done, offset + done);
-      }
-    } catch (err) {
-      throw fromNodeError(err, 'pwrite', this.name);
+      preadFull(this.fd, bounce.buffer, bytes(start), this.name);
+      return Buffer.from(bounce.buffer.subarray(offset - start, offset - start + length));
+    } finally {
+      bounce.free();
+    }
+  }
+
+  private writeDirect(offset: Bytes, data: Buffer): void {
+    const b = this.directBlock;
+    if (offset % b !== 0 || data.length % b !== 0) {
+      throw new RangeError(`direct write of ${data.length} bytes at byte ${offset} of ${this.name} is not aligned to its ${b}-byte blocks`);
+    }
+    const bounce = allocAligned(data.length);
+    try {
+      data.copy(bounce.buffer);
+      pwriteFull(this.fd, bounce.buffer, offset, this.name);
+    } finally {
+      bounce.free();
     }
   }
 

@@ -7,6 +7,7 @@
 import { type Bytes, bytes, formatBytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import { type BlockIo, checkRange } from './io.js';
+import { lastStartingAtOrBefore } from '../util/bisect.js';
 
 /** One piece of the store: `length` bytes at store offset `logical` live at device offset `physical`. */
 export interface StoreExtent {
@@ -52,16 +53,8 @@ export class MappedIo implements BlockIo {
   /** The pieces of [offset, offset+length) on the device, in order. */
   private pieces(offset: number, length: number): { physical: Bytes; at: number; length: number }[] {
     const out: { physical: Bytes; at: number; length: number }[] = [];
-    // Binary search for the extent holding `offset`.
-    let lo = 0;
-    let hi = this.extents.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.extents[mid]!.logical <= offset) lo = mid;
-      else hi = mid - 1;
-    }
     let pos = offset;
-    for (let i = lo; pos < offset + length; i++) {
+    for (let i = lastStartingAtOrBefore(this.extents, (e) => e.logical, offset); pos < offset + length; i++) {
       const e = this.extents[i]!;
       const into = pos - e.logical;
       const n = Math.min(e.length - into, offset + length - pos);

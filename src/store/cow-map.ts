@@ -10,6 +10,7 @@ import type { DeviceNumber } from '../linux/device-number.js';
 import { formatDeviceNumber, sameDevice } from '../linux/device-number.js';
 import type { Sectors } from '../units/units.js';
 import { bytesToSectors } from '../units/units.js';
+import { lastStartingAtOrBefore } from '../util/bisect.js';
 
 /** One segment of the COW device's table, in 512-byte sectors. */
 export interface CowPiece {
@@ -49,15 +50,7 @@ export function translateThroughLinear(segments: readonly StoreSegment[], lower:
     let pos = bytesToSectors(s.physical) as number;
     let store = bytesToSectors(s.storeOffset) as number;
     let left = bytesToSectors(s.length) as number;
-    // Binary search for the lower segment holding `pos`.
-    let lo = 0;
-    let hi = lower.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lower[mid]!.start <= pos) lo = mid;
-      else hi = mid - 1;
-    }
-    for (let i = lo; left > 0; i++) {
+    for (let i = lastStartingAtOrBefore(lower, (l) => l.start, pos); left > 0; i++) {
       const l = lower[i];
       if (!l || pos < l.start || pos >= l.start + l.length) {
         throw new SnapstoreError('MAP_OUTSIDE_DEVICE', `store sector ${store} lies at sector ${pos} of ${dName}, outside its table`, {

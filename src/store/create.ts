@@ -20,7 +20,7 @@ import { manifestExists, mapChecksum, MANIFEST_VERSION, writeManifest } from './
 import { checkStoreName } from './names.js';
 import { checkPlacement } from './placement.js';
 import { checkSignatures, writeSignatures, zeroHeader } from './proof.js';
-import { RawStore } from './raw-device.js';
+import { openRawStore } from './raw-device.js';
 import { withStateLock } from './state-dir.js';
 
 export interface CreateStoreOptions {
@@ -143,7 +143,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         });
       }
       const device = blockDeviceInfo(after.device);
-      const raw = new RawStore(device.node, after.segments, true);
+      const raw = openRawStore(device.node, after.segments, true);
       try {
         checkSignatures(raw, nonce, after.segments, file);
         log(`read back every signature from ${device.node}; zeroing the store header`);

@@ -7,6 +7,7 @@ export { verifyStore } from './verify.js';
 export type { DeleteResult } from './delete.js';
 export { deleteStore } from './delete.js';
 export type { DeviceIdentity } from './identity.js';
-export { RawStore, storeRangeOnDevice } from './raw-device.js';
+export type { RawStore } from './raw-device.js';
+export { openRawStore } from './raw-device.js';
 export { linearTableLines } from './cow-table.js';
 export { storeUsers } from './in-use.js';

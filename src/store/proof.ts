@@ -10,8 +10,8 @@ import type { StoreSegment } from '../fiemap/align.js';
 import { fromNodeError } from '../linux/errors.js';
 import { fsync } from '../linux/fs.js';
 import type { ChunkSize } from '../units/units.js';
-import { alignDown, bytes } from '../units/units.js';
-import { RawStore } from './raw-device.js';
+import { bytes } from '../units/units.js';
+import type { RawStore } from './raw-device.js';
 
 const SIGNATURE_BYTES = 512;
 const MAGIC = 'SNAPSTORE-PROOF\n';
@@ -38,16 +38,11 @@ export function writeSignatures(fd: number, path: string, segments: readonly Sto
 
 /** Reads each segment's first block from the raw device and checks its signature. */
 export function checkSignatures(raw: RawStore, nonce: Buffer, segments: readonly StoreSegment[], file: string): void {
-  const block = Math.max(raw.blockSize, SIGNATURE_BYTES);
   segments.forEach((s, i) => {
-    const start = alignDown(s.physical, block);
-    const data = raw.readDevice(start, block);
-    const at = s.physical - start;
-    const want = signature(nonce, i, s);
-    if (!data.subarray(at, at + SIGNATURE_BYTES).equals(want)) {
+    if (!raw.device.read(s.physical, bytes(SIGNATURE_BYTES)).equals(signature(nonce, i, s))) {
       throw new SnapstoreError(
         'MAP_PROOF_FAILED',
-        `the map of ${file} is wrong: segment ${i} (file offset ${s.fileOffset}) should be at byte ${s.physical} of ${raw.node}, but what was written there through the filesystem is not there`,
+        `the map of ${file} is wrong: segment ${i} (file offset ${s.fileOffset}) should be at byte ${s.physical} of ${raw.device.name}, but what was written there through the filesystem is not there`,
         { hint: 'the filesystem or a layer below it does not report device addresses; the store cannot be used on it' },
       );
     }
@@ -57,11 +52,11 @@ export function checkSignatures(raw: RawStore, nonce: Buffer, segments: readonly
 /** Zeroes the header chunk and the first metadata area through the raw device and checks them. */
 export function zeroHeader(raw: RawStore, chunk: ChunkSize, file: string): void {
   const length = bytes(chunk.bytes * 2);
-  raw.write(bytes(0), Buffer.alloc(length));
-  raw.flush();
-  const back = raw.read(bytes(0), length);
+  raw.store.write(bytes(0), Buffer.alloc(length));
+  raw.store.flush();
+  const back = raw.store.read(bytes(0), length);
   if (back.some((b) => b !== 0)) {
-    throw new SnapstoreError('MAP_PROOF_FAILED', `chunks 0 and 1 of ${file} did not read back as zeros from ${raw.node}`, {
+    throw new SnapstoreError('MAP_PROOF_FAILED', `chunks 0 and 1 of ${file} did not read back as zeros from ${raw.device.name}`, {
       hint: 'something else writes to that device; the store cannot be used there',
     });
   }

@@ -10,7 +10,7 @@ import { createStore } from '../../src/store/create.js';
 import { deleteStore } from '../../src/store/delete.js';
 import { readManifest } from '../../src/store/manifest.js';
 import { checkSignatures, writeSignatures } from '../../src/store/proof.js';
-import { RawStore } from '../../src/store/raw-device.js';
+import { openRawStore } from '../../src/store/raw-device.js';
 import { verifyStore } from '../../src/store/verify.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
 import { snapstore } from './cli.js';
@@ -66,10 +66,10 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     expect(m.device.fsUuid).toMatch(/[0-9a-f-]{36}/);
     expect(m.segments.length).toBe(out.segments);
     // The header chunks were zeroed on the raw device, the rest carries signatures.
-    const raw = new RawStore(lfs.device!, m.segments, false);
+    const raw = openRawStore(lfs.device!, m.segments, false);
     try {
-      expect(raw.read(bytes(0), bytes(8192)).every((b) => b === 0)).toBe(true);
-      expect(raw.read(m.segments[3]!.storeOffset, bytes(16)).toString()).toBe('SNAPSTORE-PROOF\n');
+      expect(raw.store.read(bytes(0), bytes(8192)).every((b) => b === 0)).toBe(true);
+      expect(raw.store.read(m.segments[3]!.storeOffset, bytes(16)).toString()).toBe('SNAPSTORE-PROOF\n');
     } finally {
       raw.close();
     }
@@ -113,7 +113,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     try {
       const nonce = writeSignatures(fd, file, m.segments);
       const shifted = m.segments.map((s) => ({ ...s, physical: bytes(s.physical + 4096) }));
-      const raw = new RawStore(lfs.device!, shifted, false);
+      const raw = openRawStore(lfs.device!, shifted, false);
       try {
         expect(() => checkSignatures(raw, nonce, shifted, file)).toThrow(/the map of .* is wrong: segment 0/);
         expect(() => checkSignatures(raw, nonce, m.segments, file)).not.toThrow();

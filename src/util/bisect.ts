@@ -1,0 +1,15 @@
+/**
+ * The index of the last item whose start is at or before `value`, in items
+ * sorted by start (0 when `value` precedes them all): which segment of a
+ * sorted map holds an offset.
+ */
+export function lastStartingAtOrBefore<T>(items: readonly T[], start: (item: T) => number, value: number): number {
+  let lo = 0;
+  let hi = items.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (start(items[mid]!) <= value) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
