@@ -1,3 +1,4 @@
+import { SnapstoreError } from '../../errors.js';
 import { mapFile } from '../../fiemap/map-file.js';
 import { formatDeviceNumber } from '../../linux/device-number.js';
 import { linearTableBuffer } from '../../store/cow-table.js';
@@ -14,6 +15,11 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
   const chunk = chunkSize(parseSize(options.chunkSize));
   const map = mapFile(options.file, chunk);
   const dev = formatDeviceNumber(map.device);
+  if (map.segments.length === 0) {
+    throw new SnapstoreError('EMPTY_MAP', `${options.file} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${map.extents.length} extents)`, {
+      hint: 'a store must be at least a few chunks; use a smaller --chunk-size or a larger file',
+    });
+  }
   // A mounted filesystem holds its device exclusively: a table over it is
   // refused with EBUSY, whether the device is a partition or a dm device.
   ctx.err(
