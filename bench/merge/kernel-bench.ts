@@ -1,0 +1,34 @@
+// Host side of the merge benchmark in the VM: one boot runs bench/merge/kernel.guest.ts (the
+// kernel's snapshot-merge against our offline merge of an identical copy), then prints the
+// figures the guest wrote.
+//   npx vitest run --config bench/merge/kernel-vitest.config.ts
+import { readFileSync, rmSync } from 'node:fs';
+import { expect, test } from 'vitest';
+import { ensureVm, runInVm } from '../../test/vm/vm.js';
+
+test('offline merge vs the kernel snapshot-merge: 16,384 scattered 4 KiB exceptions over 256 MiB', async () => {
+  const avail = ensureVm();
+  if (!avail.ok) throw new Error(`kernel test bed unavailable: ${avail.reason}`);
+  const run = await runInVm({
+    command: [
+      'node', 'node_modules/vitest/vitest.mjs', 'run', '--configLoader', 'runner',
+      '--config', 'bench/merge/kernel-vitest.guest.config.ts', 'bench/merge/kernel.guest.ts',
+    ],
+    disks: [
+      { name: 'k-origin', sizeMiB: 256 },
+      { name: 'k-cow', sizeMiB: 80 },
+      { name: 'o-origin', sizeMiB: 256 },
+      { name: 'o-cow', sizeMiB: 80 },
+      { name: 'scratch', sizeMiB: 64 },
+    ],
+    timeoutSec: 900,
+  });
+  try {
+    expect(run.exitCode, run.output.split('\n').slice(-60).join('\n')).toBe(0);
+    const rows = JSON.parse(readFileSync(`${run.resultsDir}/merge-kernel-bench.json`, 'utf8')) as Record<string, unknown>[];
+    console.log(`guest kernel ${run.kernelRelease}`);
+    console.table(rows);
+  } finally {
+    rmSync(run.resultsDir, { recursive: true, force: true });
+  }
+}, 1_000_000);
