@@ -2,13 +2,18 @@
 // kernel's snapshot-merge against our offline merge of an identical copy), then prints the
 // figures the guest wrote.
 //   npx vitest run --config bench/merge/kernel-vitest.config.ts
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { ensureVm, runInVm } from '../../test/vm/vm.js';
 
 test('offline merge vs the kernel snapshot-merge: 16,384 scattered 4 KiB exceptions over 256 MiB', async () => {
   const avail = ensureVm();
   if (!avail.ok) throw new Error(`kernel test bed unavailable: ${avail.reason}`);
+  // The C loop, built where the guest can see it (the host root, read-only there; not /tmp,
+  // which is the guest's own tmpfs).
+  const build = mkdtempSync('/var/tmp/snapstore-merge-loop-');
+  execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', `${build}/merge-loop`, 'bench/merge/merge-loop.c']);
   const run = await runInVm({
     command: [
       'node', 'node_modules/vitest/vitest.mjs', 'run', '--configLoader', 'runner',
@@ -19,8 +24,11 @@ test('offline merge vs the kernel snapshot-merge: 16,384 scattered 4 KiB excepti
       { name: 'k-cow', sizeMiB: 80 },
       { name: 'o-origin', sizeMiB: 256 },
       { name: 'o-cow', sizeMiB: 80 },
+      { name: 'c-origin', sizeMiB: 256 },
+      { name: 'c-cow', sizeMiB: 80 },
       { name: 'scratch', sizeMiB: 64 },
     ],
+    env: { MERGE_LOOP: `${build}/merge-loop` },
     timeoutSec: 900,
   });
   try {
@@ -30,5 +38,6 @@ test('offline merge vs the kernel snapshot-merge: 16,384 scattered 4 KiB excepti
     console.table(rows);
   } finally {
     rmSync(run.resultsDir, { recursive: true, force: true });
+    rmSync(build, { recursive: true, force: true });
   }
 }, 1_000_000);
