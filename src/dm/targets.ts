@@ -78,7 +78,7 @@ export class LinearTarget implements Target {
     readonly offset: Sectors,
   ) {}
   render(): string {
-    return `${formatDeviceNumber(this.device)} ${dec(this.offset)}`;
+    return `${this.device.major}:${this.device.minor} ${this.offset}`; // maj:min offset, in one string
   }
   static parse(length: Sectors, args: readonly string[]): LinearTarget {
     expectArgs('linear', args, 2);
@@ -327,13 +327,17 @@ export function tableLength(table: Table): Sectors {
 /** The specs for TABLE_LOAD: targets laid end to end from sector 0. */
 export function tableSpecs(table: Table, features: KernelFeatures): TargetSpec[] {
   if (table.length === 0) throw new TableError('a table needs at least one target');
-  let start = sectors(0);
-  return table.map((t, i) => {
-    if (t.length <= 0) throw new TableError(`target ${i} (${t.type}) has length 0`);
-    const spec = { start, length: t.length, type: t.type, params: t.render(features) };
-    start = add(start, t.length);
-    return spec;
-  });
+  const specs = new Array<TargetSpec>(table.length);
+  // Plain sums (100,000 segments): each is below the total, which is checked once.
+  let start = 0;
+  for (let i = 0; i < table.length; i++) {
+    const t = table[i]!;
+    if (!(t.length > 0)) throw new TableError(`target ${i} (${t.type}) has length 0`);
+    specs[i] = { start: start as Sectors, length: t.length, type: t.type, params: t.render(features) };
+    start += t.length;
+  }
+  sectors(start);
+  return specs;
 }
 
 /**

@@ -138,6 +138,7 @@ describe('tables', () => {
     expect(() => parseTableText('0 8')).toThrow(/not "<start> <length> <type>/);
     expect(() => tableSpecs([], linux61)).toThrow(/at least one target/);
     expect(() => tableSpecs([new ZeroTarget(sectors(0))], linux61)).toThrow(/length 0/);
+    expect(() => tableSpecs([new ZeroTarget(sectors(2 ** 52)), new ZeroTarget(sectors(2 ** 52))], linux61)).toThrow(/not a non-negative safe integer/);
   });
 
   it('round-trips any linear table through its text', () => {
