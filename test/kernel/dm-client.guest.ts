@@ -114,6 +114,22 @@ describe('dm client against the kernel', () => {
     expect(dm.status('t-mixed').map((s) => `${s.start} ${s.length} ${s.type}${s.params ? ' ' + s.params : ''}`).join('\n')).toBe(lines(dmsetup('status', 't-mixed')));
   });
 
+  test('load stages an inactive table that reads back, clear drops it, resume swaps it in', async () => {
+    const first = [new ZeroTarget(sectors(64))];
+    await create('t-swap', first);
+    const second = [new LinearTarget(sectors(32), diskDev, sectors(R_MIXED)), new ErrorTarget(sectors(32))];
+    expect(dm.load('t-swap', second).inactiveTable).toBe(true);
+    expect(dm.table('t-swap', { inactive: true })).toEqual(second);
+    expect(lines(dmsetup('table', '--inactive', 't-swap'))).toBe(formatTable(second, dm.features()));
+    expect(dm.table('t-swap')).toEqual(first);
+    expect(dm.clear('t-swap').inactiveTable).toBe(false);
+    expect(dm.info('t-swap').inactiveTable).toBe(false);
+    dm.load('t-swap', second);
+    const r = dm.resume('t-swap');
+    expect(r).toMatchObject({ suspended: false, inactiveTable: false, activeTable: true, targetCount: 2 });
+    expect(lines(dmsetup('table', 't-swap'))).toBe(formatTable(second, dm.features()));
+  });
+
   test('snapshot, origin: tables and status equal dmsetup; an invalidated snapshot raises the event we wait for', async () => {
     const originReal = await create('t-snap-real', [new LinearTarget(sectors(16384), diskDev, sectors(R_SNAP_ORIGIN))]);
     const cow = await create('t-snap-cow', [new LinearTarget(sectors(2048), diskDev, sectors(R_SNAP_COW))]);
