@@ -9,14 +9,23 @@
 //     4 KiB chunks; our merge driven in-process.
 //   update-like: direct writes through the snapshot device (1 MiB and 4 KiB, 4 KiB aligned,
 //     so partial 16 KiB chunks), 16 KiB chunks; our merge through the CLI (node bin/snapstore).
+//   hand-over: a merge interrupted by one side is finished by the other (src/cow/README.md:
+//     "a store half-merged by us is also one the kernel's snapshot-merge can finish, and vice
+//     versa"): ours stopped by an injected flush error, then the kernel's; the kernel's
+//     stopped mid-merge (suspended and removed; its origin behind dm-delay so that the merge
+//     is slow enough to catch), then ours (on loop devices over image copies). Scattered
+//     4 KiB exceptions: the kernel merges runs of consecutive chunks in one step, so a store
+//     of 1 MiB runs would merge before anyone could stop it.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, test } from 'vitest';
-import { guestDisk, requireGuest, run } from '../vm/guest.js';
+import { guestDisk, loadModule, requireGuest, run } from '../vm/guest.js';
 import { FileIo } from '../../src/cow/file-io.js';
+import { FaultyIo } from '../../src/cow/io.js';
+import { bytes } from '../../src/units/units.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 import { readTable } from '../../src/cow/table.js';
 import { copyDevice, directWrite, seeded, shaOf, sizeOf, snapshotUsage, waitMergeDone, zeroStart } from './cow-helpers.js';
@@ -206,5 +215,111 @@ describe('update-like: direct writes through the snapshot, 16 KiB chunks', () =>
     expect(r.kernel).toBe(built.viewSha);
     rmSync(r.imgOrigin);
     expect(readdirSync('/tmp').filter((f) => f.startsWith('up-'))).toEqual([]);
+  });
+});
+
+
+describe('hand-over: a merge interrupted by one side is finished by the other', () => {
+  const origin = guestDisk('ho-origin');
+  const cow = guestDisk('ho-cow');
+  let viewSha = '';
+  let exceptions = 0;
+  const imgOrigin = '/tmp/ho-origin.img';
+  const imgCow = '/tmp/ho-cow.img';
+  const loops: string[] = [];
+  afterAll(() => {
+    for (const l of loops) execFileSync('losetup', ['-d', l], { stdio: 'ignore' });
+  });
+
+  test('the kernel records scattered 4 KiB writes and 1 MiB direct writes through a 4 KiB-chunk snapshot', () => {
+    const size = sizeOf(origin);
+    const fd = openSync(origin, 'r+');
+    for (let at = 0; at < size; at += 8 * MiB) writeSync(fd, randomBytes(8 * MiB), 0, 8 * MiB, at);
+    closeSync(fd);
+    zeroStart(cow, 64 * 1024);
+    const sectors = size / 512;
+    create('ho-snap', `0 ${sectors} snapshot ${origin} ${cow} P 8`);
+    const rand = seeded(44);
+    const blocks = size / 4096;
+    for (let i = 0; i < 2; i++) directWrite('/dev/mapper/ho-snap', Math.floor(rand() * (blocks - 256)) * 4096, randomBytes(MiB));
+    // Every other block of a random set: no two neighbours, one exception each.
+    const sfd = openSync('/dev/mapper/ho-snap', 'r+');
+    const block = randomBytes(4096);
+    for (let i = 0; i < 1500; i++) writeSync(sfd, block, 0, 4096, Math.floor(rand() * (blocks / 2)) * 2 * 4096);
+    fsyncSync(sfd);
+    closeSync(sfd);
+    const u = snapshotUsage('ho-snap');
+    exceptions = (u.allocated - u.metadata) / 8;
+    expect(exceptions).toBeGreaterThan(1_500);
+    viewSha = shaOf('/dev/mapper/ho-snap');
+    remove('ho-snap');
+    copyDevice(origin, imgOrigin);
+    copyDevice(cow, imgCow);
+  });
+
+  test('ours stopped by a failed origin flush, then the kernel snapshot-merge finishes: the origin is the view', async () => {
+    expect(exceptions).toBeGreaterThan(0);
+    const o = FileIo.open(origin, { writable: true });
+    const s = FileIo.open(cow, { writable: true });
+    try {
+      // 1 MiB batches (256 exceptions); the 3rd origin flush fails: 2 batches are consumed.
+      expect(() => mergeOffline(new FaultyIo(o, { op: 'flush', nth: 3 }), s, { batchBytes: bytes(MiB) })).toThrow(/flush/);
+      expect(readTable(s).exceptions).toHaveLength(exceptions - 2 * 256);
+    } finally {
+      o.close();
+      s.close();
+    }
+    const sectors = sizeOf(origin) / 512;
+    create('ho-merge', `0 ${sectors} snapshot-merge ${origin} ${cow} P 8`);
+    await waitMergeDone('ho-merge');
+    remove('ho-merge');
+    expect(shaOf(origin)).toBe(viewSha);
+    const s2 = FileIo.open(cow);
+    try {
+      expect(readTable(s2).exceptions).toHaveLength(0);
+    } finally {
+      s2.close();
+    }
+  });
+
+  test('the kernel snapshot-merge stopped midway, then ours finishes: the origin is the view', async () => {
+    loadModule('dm-delay');
+    const lo = run('losetup', ['-f', '--show', imgOrigin]).trim();
+    loops.push(lo);
+    const lc = run('losetup', ['-f', '--show', imgCow]).trim();
+    loops.push(lc);
+    const sectors = sizeOf(lo) / 512;
+    // Writes to the origin wait 10 ms: one merge step (one chunk here) takes at least that.
+    create('ho-slow', `0 ${sectors} delay ${lo} 0 0 ${lo} 0 10`);
+    create('ho-merge2', `0 ${sectors} snapshot-merge /dev/mapper/ho-slow ${lc} P 8`);
+    const start = Date.now();
+    let left = exceptions;
+    while (left > exceptions * 0.7 && Date.now() - start < 120_000) {
+      await new Promise((r) => setTimeout(r, 20));
+      const u = snapshotUsage('ho-merge2');
+      left = (u.allocated - u.metadata) / 8;
+    }
+    dmsetup('suspend', 'ho-merge2');
+    remove('ho-merge2');
+    remove('ho-slow');
+    for (const l of loops.splice(0)) run('losetup', ['-d', l]);
+    const o = FileIo.open(imgOrigin, { writable: true });
+    const s = FileIo.open(imgCow, { writable: true });
+    try {
+      const remaining = readTable(s).exceptions.length;
+      console.log(`hand-over: the kernel stopped with ${remaining} of ${exceptions} exceptions left (status said ${left})`);
+      // Stopped part-way: some merged, some left for us.
+      expect(remaining).toBeGreaterThan(0);
+      expect(remaining).toBeLessThan(exceptions);
+      const summary = mergeOffline(o, s);
+      expect(summary.outcome).toBe('merged');
+      expect(summary.chunks).toBe(remaining);
+    } finally {
+      o.close();
+      s.close();
+    }
+    expect(shaOf(imgOrigin)).toBe(viewSha);
+    rmSync(imgOrigin);
+    rmSync(imgCow);
   });
 });

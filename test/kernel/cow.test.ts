@@ -21,6 +21,8 @@ await kernelSuite('cow against the kernel', [
       { name: 'cp-cow', sizeMiB: 64 },
       { name: 'up-origin', sizeMiB: 64 },
       { name: 'up-cow', sizeMiB: 32 },
+      { name: 'ho-origin', sizeMiB: 64 },
+      { name: 'ho-cow', sizeMiB: 32 },
       { name: 'lvm', sizeMiB: 96 },
     ],
     timeoutSec: 600,
