@@ -5,3 +5,5 @@ export * from './fs.js';
 export * from './device-number.js';
 export * from './blockdev.js';
 export * from './direct-io.js';
+export * from './mknod.js';
+export * from './mountinfo.js';
