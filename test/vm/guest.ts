@@ -29,7 +29,8 @@ export function guestDisk(name: string): string {
 /** Runs a program (no shell); returns its stdout; throws with its stderr on failure. */
 export function run(cmd: string, args: string[] = [], input?: string | Buffer): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+    // 64 MiB: a 100,000-segment `dmsetup table` alone prints about 2 MiB.
+    return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   } catch (e) {
     const err = e as { status?: number; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed (exit ${err.status ?? '?'}): ${err.stderr?.trim() || err.message}`);
