@@ -13,7 +13,7 @@ const runs = Number(process.argv[2] ?? 15);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts });
 
 const { mapFile } = await import(path.join(root, 'dist/fiemap/map-file.js'));
-const { linearTableLines } = await import(path.join(root, 'dist/store/cow-table.js'));
+const { linearTableBuffer } = await import(path.join(root, 'dist/store/cow-table.js'));
 const { fallocate, punchHole } = await import(path.join(root, 'dist/linux/fs.js'));
 const { bytes, chunkSize } = await import(path.join(root, 'dist/units/units.js'));
 
@@ -22,7 +22,7 @@ const mnt = path.join(work, 'mnt');
 fs.mkdirSync(mnt);
 let loop;
 try {
-  console.log('building a 1.2 GB ext4 with a 450 MB file in 4 KiB pieces ...');
+  console.log('building a 1.2 GB ext4 with a 500 MB file in 4 KiB pieces ...');
   const img = path.join(work, 'fs.img');
   fs.closeSync(fs.openSync(img, 'w'));
   fs.truncateSync(img, 1200 * 1024 * 1024);
@@ -40,7 +40,7 @@ try {
   for (let at = 0; at < size; at += 8192) punchHole(fd, comb, bytes(at), bytes(4096));
   fs.closeSync(fd);
   const file = path.join(mnt, 'store');
-  sh('fallocate', ['-l', '450M', file]);
+  sh('fallocate', ['-l', '500M', file]);
   sh('sync');
 
   const cbin = path.join(work, 'fiemap-loop');
@@ -63,7 +63,7 @@ try {
   const inProcess = measure(() => {
     const t = process.hrtime.bigint();
     const m = mapFile(file, chunk);
-    linearTableLines(m.segments, m.device).join('\n');
+    linearTableBuffer(m.columns, m.device);
     return Number(process.hrtime.bigint() - t) / 1e6;
   });
   const bin = path.join(root, 'bin/snapstore');
@@ -72,7 +72,7 @@ try {
   const filefrag = measure(() => time('filefrag', ['-v', file]));
   const cloop = measure(() => time(cbin, [file]));
   const version = measure(() => time(bin, ['--version']));
-  const segs = mapFile(file, chunk).segments.length;
+  const segs = mapFile(file, chunk).columns.count;
 
   const f = (ms) => `${ms.toFixed(1)} ms`;
   console.log(`\nfile: ${extents} extents (filefrag), ${segs} segments after coalescing; median of ${runs} runs`);

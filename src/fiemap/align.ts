@@ -1,5 +1,5 @@
 import type { Bytes, ChunkSize } from '../units/units.js';
-import type { Extent } from './extent.js';
+import type { ExtentColumns } from './extent.js';
 
 /**
  * One segment of the store: where it sits in the store (the COW device), in
@@ -14,7 +14,46 @@ export interface StoreSegment {
   readonly length: Bytes;
 }
 
+/** Store segments column by column (see ExtentColumns for why). */
+export class SegmentColumns {
+  count = 0;
+  readonly storeOffset: Float64Array;
+  readonly fileOffset: Float64Array;
+  readonly physical: Float64Array;
+  readonly length: Float64Array;
+
+  constructor(capacity: number) {
+    this.storeOffset = new Float64Array(capacity);
+    this.fileOffset = new Float64Array(capacity);
+    this.physical = new Float64Array(capacity);
+    this.length = new Float64Array(capacity);
+  }
+
+  static from(segments: readonly StoreSegment[]): SegmentColumns {
+    const c = new SegmentColumns(segments.length);
+    for (const s of segments) {
+      const i = c.count++;
+      c.storeOffset[i] = s.storeOffset;
+      c.fileOffset[i] = s.fileOffset;
+      c.physical[i] = s.physical;
+      c.length[i] = s.length;
+    }
+    return c;
+  }
+
+  toSegments(): StoreSegment[] {
+    return Array.from({ length: this.count }, (_, i) => ({
+      storeOffset: this.storeOffset[i] as Bytes,
+      fileOffset: this.fileOffset[i] as Bytes,
+      physical: this.physical[i] as Bytes,
+      length: this.length[i] as Bytes,
+    }));
+  }
+}
+
 export interface AlignedMap {
+  readonly columns: SegmentColumns;
+  /** the segments as objects, made on first use */
   readonly segments: StoreSegment[];
   /** bytes of the file left out of the map: unaligned heads and tails */
   readonly droppedBytes: Bytes;
@@ -23,25 +62,34 @@ export interface AlignedMap {
 }
 
 /** Keeps the chunk-aligned middle of each extent on the device; drops the edges. */
-export function alignToChunks(extents: readonly Extent[], chunk: ChunkSize): AlignedMap {
+export function alignToChunks(extents: ExtentColumns, chunk: ChunkSize): AlignedMap {
   const c = chunk.bytes;
-  const segments: StoreSegment[] = [];
+  const { logical, physical, length } = extents;
+  const out = new SegmentColumns(extents.count);
   let store = 0;
   let dropped = 0;
-  for (const e of extents) {
-    const headRem = e.physical % c;
+  for (let i = 0; i < extents.count; i++) {
+    const len = length[i]!;
+    const headRem = physical[i]! % c;
     const head = headRem === 0 ? 0 : c - headRem;
-    const usable = e.length > head ? e.length - head - ((e.length - head) % c) : 0;
-    dropped += e.length - usable;
+    const usable = len > head ? len - head - ((len - head) % c) : 0;
+    dropped += len - usable;
     if (usable === 0) continue;
-    segments.push({
-      storeOffset: store as Bytes,
-      fileOffset: (e.logical + head) as Bytes,
-      physical: (e.physical + head) as Bytes,
-      length: usable as Bytes,
-    });
+    const n = out.count++;
+    out.storeOffset[n] = store;
+    out.fileOffset[n] = logical[i]! + head;
+    out.physical[n] = physical[i]! + head;
+    out.length[n] = usable;
     store += usable;
   }
   if (!Number.isSafeInteger(store)) throw new RangeError('store size overflows');
-  return { segments, droppedBytes: dropped as Bytes, usableBytes: store as Bytes };
+  let segments: StoreSegment[] | undefined;
+  return {
+    columns: out,
+    get segments() {
+      return (segments ??= out.toSegments());
+    },
+    droppedBytes: dropped as Bytes,
+    usableBytes: store as Bytes,
+  };
 }

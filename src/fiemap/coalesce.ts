@@ -1,5 +1,5 @@
 import type { Bytes } from '../units/units.js';
-import type { Extent, RawExtent } from './extent.js';
+import { ExtentColumns } from './extent.js';
 
 /**
  * Joins neighbours that are contiguous both in the file and on the device,
@@ -7,16 +7,19 @@ import type { Extent, RawExtent } from './extent.js';
  * Flags are dropped: UNWRITTEN and written parts of one run are the same to
  * a raw mapping.
  */
-export function coalesce(extents: readonly RawExtent[], fileSize: Bytes): Extent[] {
-  const out: { logical: Bytes; physical: Bytes; length: Bytes }[] = [];
-  for (const e of extents) {
-    if (e.logical >= fileSize) break;
-    const length = Math.min(e.length, fileSize - e.logical) as Bytes;
-    const prev = out[out.length - 1];
-    if (prev && prev.logical + prev.length === e.logical && prev.physical + prev.length === e.physical) {
-      prev.length = (prev.length + length) as Bytes;
+export function coalesce(extents: ExtentColumns, fileSize: Bytes): ExtentColumns {
+  const { logical, physical, length } = extents;
+  const out = new ExtentColumns(Math.max(1, extents.count));
+  let n = 0;
+  for (let i = 0; i < extents.count; i++) {
+    const l = logical[i]!;
+    if (l >= fileSize) break;
+    const len = Math.min(length[i]!, fileSize - l);
+    if (n > 0 && out.logical[n - 1]! + out.length[n - 1]! === l && out.physical[n - 1]! + out.length[n - 1]! === physical[i]!) {
+      out.length[n - 1]! += len;
     } else {
-      out.push({ logical: e.logical, physical: e.physical, length });
+      out.push(l, physical[i]!, len, 0);
+      n++;
     }
   }
   return out;

@@ -1,6 +1,7 @@
 export type { Extent, RawExtent } from './extent.js';
+export { ExtentColumns } from './extent.js';
 export type { StoreSegment, AlignedMap } from './align.js';
-export { alignToChunks } from './align.js';
+export { alignToChunks, SegmentColumns } from './align.js';
 export { coalesce } from './coalesce.js';
 export { queryExtents } from './query.js';
 export { validateExtents, checkFlags, checkOrder, checkNoHoles, checkLast, ExtentRefusedError, REFUSED_FLAGS } from './validate.js';

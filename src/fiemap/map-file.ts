@@ -13,7 +13,7 @@ import { fromDevT } from '../linux/device-number.js';
 import type { AlignedMap } from './align.js';
 import { alignToChunks } from './align.js';
 import { coalesce } from './coalesce.js';
-import type { Extent, RawExtent } from './extent.js';
+import type { ExtentColumns } from './extent.js';
 import { checkFilesystem } from './filesystems.js';
 import { queryExtents } from './query.js';
 import { validateExtents } from './validate.js';
@@ -28,7 +28,7 @@ export interface FileMap extends AlignedMap {
   /** extents as FIEMAP gave them (before coalescing) */
   readonly rawExtentCount: number;
   /** extents after coalescing, before alignment */
-  readonly extents: readonly Extent[];
+  readonly extents: ExtentColumns;
 }
 
 /** Maps an open file. */
@@ -42,18 +42,24 @@ export function mapOpenFile(fd: number, path: string, chunk: ChunkSize): FileMap
   const filesystem = fstatfs(fd, path);
   checkFilesystem(path, filesystem);
   const fileSize = bytes(st.size);
-  const raw: RawExtent[] = queryExtents(fd, path);
+  const raw = queryExtents(fd, path);
   validateExtents(path, raw, fileSize);
   const extents = coalesce(raw, fileSize);
+  const aligned = alignToChunks(extents, chunk);
   return {
     path,
     device: fromDevT(st.dev),
     filesystem,
     fileSize,
     inode: Number(st.ino),
-    rawExtentCount: raw.length,
+    rawExtentCount: raw.count,
     extents,
-    ...alignToChunks(extents, chunk),
+    columns: aligned.columns,
+    get segments() {
+      return aligned.segments;
+    },
+    droppedBytes: aligned.droppedBytes,
+    usableBytes: aligned.usableBytes,
   };
 }
 

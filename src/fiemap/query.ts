@@ -2,9 +2,8 @@
  * Reads a file's extents with FS_IOC_FIEMAP, in batches until the kernel
  * marks the last extent. FIEMAP_FLAG_SYNC makes delayed allocations real first.
  */
-import type { Bytes } from '../units/units.js';
 import { ioctl } from '../linux/ioctl.js';
-import type { RawExtent } from './extent.js';
+import { ExtentColumns } from './extent.js';
 import { EXTENT_FLAGS, FIEMAP_EXTENT, FIEMAP_FLAG_SYNC, FIEMAP_HEADER, FIEMAP_MAX_OFFSET, FS_IOC_FIEMAP } from './struct.js';
 
 /** A little-endian u64 at 32-bit word `w`, refused past 2^53. */
@@ -23,10 +22,10 @@ export interface QueryOptions {
   batch?: number;
 }
 
-export function queryExtents(fd: number, path: string, options: QueryOptions = {}): RawExtent[] {
+export function queryExtents(fd: number, path: string, options: QueryOptions = {}): ExtentColumns {
   const batch = options.batch ?? BATCH;
   const buf = Buffer.alloc(FIEMAP_HEADER.size + batch * FIEMAP_EXTENT.size);
-  const extents: RawExtent[] = [];
+  const extents = new ExtentColumns(batch);
   let start = 0n;
   let first = true;
   for (;;) {
@@ -48,15 +47,11 @@ export function queryExtents(fd: number, path: string, options: QueryOptions = {
     let end = 0;
     for (let i = 0; i < mapped; i++) {
       const w = (FIEMAP_HEADER.size + i * FIEMAP_EXTENT.size) >>> 2;
-      const logical = u64(words, w + (FIEMAP_EXTENT.logical >>> 2), path, extents.length, 'fe_logical');
-      const length = u64(words, w + (FIEMAP_EXTENT.length >>> 2), path, extents.length, 'fe_length');
+      const logical = u64(words, w + (FIEMAP_EXTENT.logical >>> 2), path, extents.count, 'fe_logical');
+      const physical = u64(words, w + (FIEMAP_EXTENT.physical >>> 2), path, extents.count, 'fe_physical');
+      const length = u64(words, w + (FIEMAP_EXTENT.length >>> 2), path, extents.count, 'fe_length');
       const flags = words[w + (FIEMAP_EXTENT.flags >>> 2)]!;
-      extents.push({
-        logical: logical as Bytes,
-        physical: u64(words, w + (FIEMAP_EXTENT.physical >>> 2), path, extents.length, 'fe_physical') as Bytes,
-        length: length as Bytes,
-        flags,
-      });
+      extents.push(logical, physical, length, flags);
       end = logical + length;
       if (flags & EXTENT_FLAGS.LAST) last = true;
     }

@@ -5,7 +5,7 @@
 import { SnapstoreError } from '../errors.js';
 import { formatBytes, SECTOR_BYTES } from '../units/units.js';
 import type { Bytes } from '../units/units.js';
-import type { RawExtent } from './extent.js';
+import type { ExtentColumns, RawExtent } from './extent.js';
 import type { ExtentFlagName } from './struct.js';
 import { EXTENT_FLAGS } from './struct.js';
 
@@ -37,40 +37,41 @@ function where(path: string, index: number, e: RawExtent): string {
 /** Refuses extents whose flags make the device address meaningless. */
 const REFUSED_MASK = [...REFUSED_FLAGS.keys()].reduce((m, name) => m | EXTENT_FLAGS[name], 0);
 
-export function checkFlags(path: string, extents: readonly RawExtent[]): void {
-  for (let i = 0; i < extents.length; i++) {
-    const e = extents[i]!;
-    if ((e.flags & REFUSED_MASK) === 0) continue;
+export function checkFlags(path: string, extents: ExtentColumns): void {
+  const flags = extents.flags;
+  for (let i = 0; i < extents.count; i++) {
+    if ((flags[i]! & REFUSED_MASK) === 0) continue;
     for (const [name, reason] of REFUSED_FLAGS) {
-      if (e.flags & EXTENT_FLAGS[name]) throw new ExtentRefusedError(`${where(path, i, e)} is ${name}: ${reason}`, MAP_HINT);
+      if (flags[i]! & EXTENT_FLAGS[name]) throw new ExtentRefusedError(`${where(path, i, extents.at(i))} is ${name}: ${reason}`, MAP_HINT);
     }
   }
 }
 
 /** Refuses extents that are out of order, overlap, or not whole sectors. */
-export function checkOrder(path: string, extents: readonly RawExtent[]): void {
+export function checkOrder(path: string, extents: ExtentColumns): void {
+  const { logical, physical, length } = extents;
   let end = 0;
-  for (let i = 0; i < extents.length; i++) {
-    const e = extents[i]!;
-    if (e.logical < end) throw new ExtentRefusedError(`${where(path, i, e)} overlaps or precedes the extent before it`, MAP_HINT);
-    if (e.physical % SECTOR_BYTES !== 0 || e.length % SECTOR_BYTES !== 0 || e.length === 0) {
-      throw new ExtentRefusedError(`${where(path, i, e)} is not a whole number of 512-byte sectors`, MAP_HINT);
+  for (let i = 0; i < extents.count; i++) {
+    if (logical[i]! < end) throw new ExtentRefusedError(`${where(path, i, extents.at(i))} overlaps or precedes the extent before it`, MAP_HINT);
+    if (physical[i]! % SECTOR_BYTES !== 0 || length[i]! % SECTOR_BYTES !== 0 || length[i] === 0) {
+      throw new ExtentRefusedError(`${where(path, i, extents.at(i))} is not a whole number of 512-byte sectors`, MAP_HINT);
     }
-    end = e.logical + e.length;
+    end = logical[i]! + length[i]!;
   }
 }
 
 /** Refuses a file with holes: every byte up to its size must be allocated. */
-export function checkNoHoles(path: string, extents: readonly RawExtent[], fileSize: Bytes): void {
+export function checkNoHoles(path: string, extents: ExtentColumns, fileSize: Bytes): void {
+  const { logical, length } = extents;
   let covered = 0;
-  for (const e of extents) {
-    if (e.logical > covered) {
+  for (let i = 0; i < extents.count; i++) {
+    if (logical[i]! > covered) {
       throw new ExtentRefusedError(
-        `${path} has a hole at file offset ${covered} (${formatBytes(e.logical - covered)} not allocated)`,
+        `${path} has a hole at file offset ${covered} (${formatBytes(logical[i]! - covered)} not allocated)`,
         `${MAP_HINT}; a sparse file's holes have no place on the device`,
       );
     }
-    covered = Math.max(covered, e.logical + e.length);
+    covered = Math.max(covered, logical[i]! + length[i]!);
     if (covered >= fileSize) return;
   }
   if (covered < fileSize) {
@@ -82,14 +83,13 @@ export function checkNoHoles(path: string, extents: readonly RawExtent[], fileSi
 }
 
 /** Refuses a map that does not end with FIEMAP_EXTENT_LAST. */
-export function checkLast(path: string, extents: readonly RawExtent[]): void {
-  const last = extents[extents.length - 1];
-  if (last && !(last.flags & EXTENT_FLAGS.LAST)) {
+export function checkLast(path: string, extents: ExtentColumns): void {
+  if (extents.count > 0 && !(extents.flags[extents.count - 1]! & EXTENT_FLAGS.LAST)) {
     throw new ExtentRefusedError(`${path}: the kernel's extent list did not end with FIEMAP_EXTENT_LAST`, 'retry: the file may be changing');
   }
 }
 
-export function validateExtents(path: string, extents: readonly RawExtent[], fileSize: Bytes): void {
+export function validateExtents(path: string, extents: ExtentColumns, fileSize: Bytes): void {
   if (fileSize === 0) throw new ExtentRefusedError(`${path} is empty`, MAP_HINT);
   checkFlags(path, extents);
   checkOrder(path, extents);

@@ -15,8 +15,8 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
   const chunk = chunkSize(parseSize(options.chunkSize));
   const map = mapFile(options.file, chunk);
   const dev = formatDeviceNumber(map.device);
-  if (map.segments.length === 0) {
-    throw new SnapstoreError('EMPTY_MAP', `${options.file} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${map.extents.length} extents)`, {
+  if (map.columns.count === 0) {
+    throw new SnapstoreError('EMPTY_MAP', `${options.file} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${map.extents.count} extents)`, {
       hint: 'a store must be at least a few chunks; use a smaller --chunk-size or a larger file',
     });
   }
@@ -43,5 +43,5 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
     });
     return;
   }
-  ctx.outRaw(linearTableBuffer(map.segments, map.device));
+  ctx.outRaw(linearTableBuffer(map.columns, map.device));
 }
