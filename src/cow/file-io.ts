@@ -73,29 +73,34 @@ export class FileIo implements BlockIo {
     pwriteFull(this.fd, data, offset, this.name);
   }
 
-  /** Reads the aligned blocks around the range, returns the range. */
-  private readDirect(offset: Bytes, length: Bytes): Buffer {
+  /** The aligned blocks around [offset, offset+length). */
+  private alignedAround(offset: number, length: number): { start: Bytes; size: number } {
     const b = this.directBlock;
     const start = offset - (offset % b);
     const end = offset + length + ((b - ((offset + length) % b)) % b);
-    const bounce = allocAligned(end - start);
+    return { start: bytes(start), size: end - start };
+  }
+
+  /** Reads the aligned blocks around the range, returns the range. */
+  private readDirect(offset: Bytes, length: Bytes): Buffer {
+    const { start, size } = this.alignedAround(offset, length);
+    const bounce = allocAligned(size);
     try {
-      preadFull(this.fd, bounce.buffer, bytes(start), this.name);
+      preadFull(this.fd, bounce.buffer, start, this.name);
       return Buffer.from(bounce.buffer.subarray(offset - start, offset - start + length));
     } finally {
       bounce.free();
     }
   }
 
+  /** Writes whole blocks; a partial block is read, patched and written back. */
   private writeDirect(offset: Bytes, data: Buffer): void {
-    const b = this.directBlock;
-    if (offset % b !== 0 || data.length % b !== 0) {
-      throw new RangeError(`direct write of ${data.length} bytes at byte ${offset} of ${this.name} is not aligned to its ${b}-byte blocks`);
-    }
-    const bounce = allocAligned(data.length);
+    const { start, size } = this.alignedAround(offset, data.length);
+    const bounce = allocAligned(size);
     try {
-      data.copy(bounce.buffer);
-      pwriteFull(this.fd, bounce.buffer, offset, this.name);
+      if (start !== offset || size !== data.length) preadFull(this.fd, bounce.buffer, start, this.name);
+      data.copy(bounce.buffer, offset - start);
+      pwriteFull(this.fd, bounce.buffer, start, this.name);
     } finally {
       bounce.free();
     }

@@ -4,7 +4,10 @@
  */
 import { execa } from 'execa';
 import { SnapstoreError } from '../errors.js';
+import * as fs from 'node:fs';
 import type { BlockDeviceInfo } from '../linux/blockdev.js';
+import { blockDeviceInfo } from '../linux/blockdev.js';
+import { fromDevT } from '../linux/device-number.js';
 import { formatDeviceNumber } from '../linux/device-number.js';
 
 export interface DeviceIdentity {
@@ -62,4 +65,43 @@ export function sameIdentity(a: DeviceIdentity, b: DeviceIdentity): boolean {
     }
   }
   return compared > 0;
+}
+
+/** Devices whose blkid tag has this value (blkid -t scans them; no udev needed). */
+async function devicesWithTag(tag: string, value: string): Promise<string[]> {
+  const r = await execa('blkid', ['-o', 'device', '-t', `${tag}=${value}`], { reject: false });
+  return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+}
+
+function infoOfNode(node: string): BlockDeviceInfo {
+  return blockDeviceInfo(fromDevT(fs.statSync(node, { bigint: true }).rdev));
+}
+
+/**
+ * Finds the device a manifest names, by what survives a reboot: the dm name,
+ * else the filesystem UUID, else the partition UUID. Several devices can
+ * carry one filesystem UUID (a snapshot carries its origin's): then only one
+ * whose stable fields all agree is taken, and more than one is refused.
+ */
+export async function resolveDevice(id: DeviceIdentity): Promise<BlockDeviceInfo> {
+  const candidates = new Set<string>();
+  if (id.dmName && fs.existsSync(`/dev/mapper/${id.dmName}`)) candidates.add(`/dev/mapper/${id.dmName}`);
+  if (id.fsUuid) for (const d of await devicesWithTag('UUID', id.fsUuid)) candidates.add(d);
+  if (id.partUuid) for (const d of await devicesWithTag('PARTUUID', id.partUuid)) candidates.add(d);
+  const matches = new Map<string, BlockDeviceInfo>();
+  for (const node of candidates) {
+    const info = infoOfNode(node);
+    if (sameIdentity(await deviceIdentity(info), id)) matches.set(info.name, info);
+  }
+  const found = [...matches.values()];
+  if (found.length === 1) return found[0]!;
+  const named = `the device ${JSON.stringify({ fsUuid: id.fsUuid, partUuid: id.partUuid, dmName: id.dmName })}`;
+  if (found.length === 0) {
+    throw new SnapstoreError('DEVICE_NOT_FOUND', `${named} is not present (last seen as ${id.kernelName}, ${id.devNumber})`, {
+      hint: 'attach or activate the device that holds the store first',
+    });
+  }
+  throw new SnapstoreError('DEVICE_AMBIGUOUS', `${named} matches ${found.map((f) => f.node).join(', ')}: not sure which one holds the store`, {
+    hint: 'deactivate the other devices carrying the same filesystem (snapshots of it), or give the device explicitly with --cow',
+  });
 }

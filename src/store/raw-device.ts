@@ -6,6 +6,8 @@
 import { FileIo } from '../cow/file-io.js';
 import { MappedIo } from '../cow/mapped-io.js';
 import type { StoreSegment } from '../fiemap/align.js';
+import { resolveDevice } from './identity.js';
+import type { StoreManifest } from './manifest.js';
 
 export interface RawStore {
   /** the whole block device, O_DIRECT */
@@ -28,4 +30,10 @@ export function openRawStore(node: string, segments: readonly StoreSegment[], wr
     device.close();
     throw err;
   }
+}
+
+/** A store of ours, raw, on the device its manifest names (found by its stable identity). */
+export async function openManifestStore(m: StoreManifest, writable: boolean): Promise<RawStore> {
+  const device = await resolveDevice(m.device);
+  return openRawStore(device.node, m.segments, writable);
 }

@@ -1,14 +1,10 @@
-import * as fs from 'node:fs';
 import { SnapstoreError } from '../../errors.js';
 import { FileIo } from '../../cow/file-io.js';
 import type { BlockIo } from '../../cow/io.js';
-import { MappedIo } from '../../cow/mapped-io.js';
 import { type MergeProgress, type MergeSummary, mergeOffline } from '../../cow/merge.js';
 import type { OriginRange } from '../../cow/table.js';
-import { blockDeviceInfo } from '../../linux/blockdev.js';
-import { fromDevT } from '../../linux/device-number.js';
-import { deviceIdentity, sameIdentity } from '../../store/identity.js';
 import { readManifest } from '../../store/manifest.js';
+import { openManifestStore } from '../../store/raw-device.js';
 import { formatBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -26,31 +22,11 @@ export interface MergeCommandOptions {
   dryRun?: boolean;
 }
 
-/** Our store, through its manifest's map, on the device the manifest names (checked by identity). */
+/** Our store, through its manifest's map on its device; its extents there must never be merged over. */
 async function openOurStore(stateDir: string, name: string, writable: boolean): Promise<{ io: BlockIo; extents: OriginRange[] }> {
   const m = readManifest(stateDir, name);
-  const node = `/dev/${m.device.kernelName}`;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(node);
-  } catch {
-    throw new SnapstoreError('STORE_DEVICE_MISSING', `store "${name}": its device ${node} does not exist`, {
-      hint: 'device names can change across reboots; merge with --cow and the device holding the store instead',
-    });
-  }
-  const now = await deviceIdentity(blockDeviceInfo(fromDevT(st.rdev)));
-  if (!sameIdentity(now, m.device)) {
-    throw new SnapstoreError('STORE_DEVICE_CHANGED', `store "${name}": ${node} is no longer the device the manifest names`, {
-      hint: 'device names can change across reboots; find the filesystem by UUID and merge with --cow',
-    });
-  }
-  const device = FileIo.open(node, { writable });
-  const io = new MappedIo(
-    device,
-    m.segments.map((s) => ({ logical: s.storeOffset, physical: s.physical, length: s.length })),
-    `store "${name}" on ${node}`,
-  );
-  return { io, extents: m.segments.map((s) => ({ offset: s.physical, length: s.length })) };
+  const raw = await openManifestStore(m, writable);
+  return { io: raw.store, extents: m.segments.map((s) => ({ offset: s.physical, length: s.length })) };
 }
 
 function progressBar(ctx: CommandContext): (p: MergeProgress) => void {
