@@ -2,8 +2,8 @@
 # /init of the test bed's initramfs (busybox). Built into the image by setup.sh.
 #
 # Loads the modules listed in /modules.order (dependency order, computed from modules.dep by
-# setup.sh), mounts the host root read-only (9p tag "hostroot") and the writable results share
-# (9p tag "results"), and runs /run/vm-results/.vm/run.sh (written by vm.ts) in a chroot of the
+# setup.sh), mounts the host root read-only (9p tag "hostroot"), the writable results share
+# (9p tag "results") and the repo read-only at its own path (9p tag "repo"), and runs /run/vm-results/.vm/run.sh (written by vm.ts) in a chroot of the
 # host root. Writes the exit code, the kernel release and timings to the results share, then
 # powers off.
 /bin/busybox --install -s /bin
@@ -48,6 +48,12 @@ mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t tmpfs -o mode=755 tmpfs $R/run
 mkdir -p $R/run/vm-results $R/run/lock
 mount -o bind /results $R/run/vm-results
+# The repo at its own path, over whatever the tmpfs mounts above hid (a clone in /tmp).
+REPO=$(cat /results/.vm/repo-path)
+mkdir -p "$R$REPO" 2>/dev/null
+if ! mount -t 9p -o "$NINEP,ro,cache=loose" repo "$R$REPO"; then
+  say "cannot mount the repo share at $REPO"; poweroff -f
+fi
 
 mkdir -p /results/.vm
 uname -r >/results/.vm/kernel-release
@@ -58,6 +64,7 @@ cut -d' ' -f1 /proc/uptime >/results/.vm/uptime-end
 mv /results/.vm/exit-code.tmp /results/.vm/exit-code
 
 sync
+umount "$R$REPO" 2>/dev/null
 umount $R/run/vm-results 2>/dev/null
 umount /results 2>/dev/null
 poweroff -f

@@ -216,6 +216,10 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
   const meta = join(resultsDir, '.vm');
   mkdirSync(meta);
   writeFileSync(join(meta, 'run.sh'), runScript(opts));
+  // The guest puts tmpfs on /tmp and /run: a checkout under them (a CI clone in /tmp) would
+  // vanish, so the repo also comes as its own share, mounted at its own path.
+  writeFileSync(join(meta, 'repo-path'), REPO_ROOT);
+  if (REPO_ROOT.includes(',')) throw new Error(`qemu cannot share a path with a comma: ${REPO_ROOT}`);
 
   const args = [
     '-accel', 'tcg,thread=multi', '-smp', '2', '-m', '2048',
@@ -225,6 +229,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
     '-append', 'console=ttyS0 quiet panic=-1',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none,multidevs=remap`,
+    '-virtfs', `local,path=${REPO_ROOT},mount_tag=repo,security_model=none,readonly=on,multidevs=remap`,
   ];
   try {
     for (const [i, disk] of (opts.disks ?? []).entries()) {
