@@ -1,3 +1,6 @@
+import type { Progress } from './progress.js';
+import { progressBar } from './progress.js';
+
 /**
  * What a command needs from the outside world: where to print, whether JSON
  * was asked for, whether a person is watching (progress bars). Commands take
@@ -14,6 +17,8 @@ export interface CommandContext {
   err(line: string): void;
   /** The machine-readable result, printed once by `--json`. */
   result(value: unknown): void;
+  /** A progress bar for a person watching; does nothing otherwise. */
+  progress(label: string, show: (n: number) => string): Progress;
 }
 
 export function processContext(json: boolean): CommandContext {
@@ -30,5 +35,7 @@ export function processContext(json: boolean): CommandContext {
     result: (value) => {
       if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },
+    progress: (label, show) =>
+      process.stderr.isTTY && !json ? progressBar(process.stderr, label, show) : { update() {}, stop() {} },
   };
 }

@@ -12,6 +12,11 @@ export function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
     outRaw: (b) => out.push(b.toString()),
     err: (l) => err.push(l),
     result: (v) => results.push(v),
+    // Like the real bar, shown only to a person watching.
+    progress: (label, show) =>
+      opts.isTTY && !opts.json
+        ? { update: (done, total) => err.push(`${label} ${show(done)}/${show(total)}`), stop: () => err.push(`${label} done`) }
+        : { update() {}, stop() {} },
   };
   return { ctx, out, err, results };
 }

@@ -1,7 +1,7 @@
 import { SnapstoreError } from '../../errors.js';
 import { FileIo } from '../../cow/file-io.js';
 import type { BlockIo } from '../../cow/io.js';
-import { type MergeProgress, type MergeSummary, mergeOffline } from '../../cow/merge.js';
+import { type MergeSummary, mergeOffline } from '../../cow/merge.js';
 import type { OriginRange } from '../../cow/table.js';
 import { readManifest } from '../../store/manifest.js';
 import { openManifestStore } from '../../store/raw-device.js';
@@ -27,16 +27,6 @@ async function openOurStore(stateDir: string, name: string, writable: boolean): 
   const m = readManifest(stateDir, name);
   const raw = await openManifestStore(m, writable);
   return { io: raw.store, extents: m.segments.map((s) => ({ offset: s.physical, length: s.length })) };
-}
-
-function progressBar(ctx: CommandContext): (p: MergeProgress) => void {
-  let shown = -1;
-  return (p) => {
-    const tenth = Math.floor((p.doneChunks / p.totalChunks) * 10);
-    if (tenth === shown) return;
-    shown = tenth;
-    ctx.err(`[${'#'.repeat(tenth).padEnd(10, '.')}] ${p.doneChunks}/${p.totalChunks} chunks, ${formatBytes(p.doneBytes)}`);
-  };
 }
 
 function describe(s: MergeSummary): string {
@@ -77,13 +67,19 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
       store = FileIo.open(options.cow!, { writable });
     }
     if (options.force) ctx.err('warning: --force: merging even if the snapshot is Invalid; the result may be corrupt');
-    const s = mergeOffline(origin, store, {
-      force: options.force,
-      verify: options.verify,
-      dryRun: options.dryRun,
-      storeExtents,
-      ...(ctx.isTTY && !ctx.json ? { onProgress: progressBar(ctx) } : {}),
-    });
+    const bar = ctx.progress('merging', (n) => `${n} chunks`);
+    let s: MergeSummary;
+    try {
+      s = mergeOffline(origin, store, {
+        force: options.force,
+        verify: options.verify,
+        dryRun: options.dryRun,
+        storeExtents,
+        onProgress: (p) => bar.update(p.doneChunks, p.totalChunks),
+      });
+    } finally {
+      bar.stop();
+    }
     ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, megabytesPerSecond: s.bytesPerSecond / 1e6 });
     ctx.out(describe(s));
   } finally {

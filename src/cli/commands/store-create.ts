@@ -1,7 +1,6 @@
 import { createStore } from '../../store/create.js';
 import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
-import { byteProgress } from '../progress.js';
 
 export interface StoreCreateOptions {
   name: string;
@@ -15,7 +14,7 @@ export interface StoreCreateOptions {
 export async function run(options: StoreCreateOptions, ctx: CommandContext): Promise<void> {
   const size = parseSize(options.size);
   const chunk = chunkSize(parseSize(options.chunkSize));
-  const progress = byteProgress(ctx, 'zeroing');
+  const progress = ctx.progress('zeroing', formatBytes);
   let manifest;
   try {
     manifest = await createStore({
