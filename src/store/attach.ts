@@ -84,6 +84,12 @@ function ebusyExplanation(file: string, d: BlockDeviceInfo): SnapstoreError {
 export async function attachStore(options: AttachOptions): Promise<AttachResult> {
   const log = options.log ?? (() => {});
   return withStateLock(options.stateDir, async () => {
+    const leftover = loopsOverFile(readManifest(options.stateDir, options.name).file);
+    if (leftover.length) {
+      throw new SnapstoreError('ATTACH_LEFTOVER', `store "${options.name}" already has a loop device over its file (${leftover.join(', ')}): an earlier attach is still active or did not finish`, {
+        hint: `run \`snapstore store detach ${options.name}\` to clean it up, then attach again`,
+      });
+    }
     const v = await verifyStore(options.stateDir, options.name);
     if (!v.ok) {
       throw new SnapstoreError('STORE_STALE', `store "${options.name}" does not match its manifest, so it was not attached:\n  ${v.problems.join('\n  ')}`, {

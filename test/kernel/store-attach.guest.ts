@@ -245,6 +245,19 @@ describe('attach on a filesystem directly on a disk', () => {
     expect(run('lsattr', [storeFile])).toMatch(/^\S*i/);
   });
 
+  test('an attach that stopped half-way (a loop left over the file) is refused until detach cleans it up', async () => {
+    const file = storeFile;
+    run('chattr', ['-i', file]);
+    const loop = run('losetup', ['--find', '--show', file]).trim();
+    await expect(attachStore({ stateDir, name })).rejects.toThrow(new RegExp(`already has a loop device over its file \\(${loop}\\).*`));
+    const d = await detachStore(stateDir, name);
+    expect(d.loopsDetached).toEqual([loop]);
+    expect(run('lsattr', [file])).toMatch(/^\S*i/);
+    const r = await attachStore({ stateDir, name });
+    expect(r.via).toBe('loop');
+    await detachStore(stateDir, name);
+  });
+
   test('the CLI attaches and detaches with --json', () => {
     const out = JSON.parse(run('node', ['bin/snapstore', 'store', 'attach', name, '--state-dir', stateDir, '--json']));
     expect(out.device).toBe(`/dev/mapper/snapstore-${name}-cow`);
