@@ -13,7 +13,10 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) return err.exitCode;
+    if (err instanceof UsageError) {
+      if (json && err.exitCode !== 0) process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }, null, 2)}\n`);
+      return err.exitCode;
+    }
     const report = describeError(err);
     if (json) {
       process.stdout.write(`${JSON.stringify({ error: report }, null, 2)}\n`);
@@ -21,6 +24,6 @@ export async function main(argv: string[]): Promise<number> {
       ctx.err(`snapstore: ${report.message}`);
       if (report.hint) ctx.err(`  way out: ${report.hint}`);
     }
-    return 1;
+    return report.usage ? 2 : 1;
   }
 }

@@ -6,9 +6,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CommandContext } from './context.js';
 
+/** Commander stopped: help or version shown (exit 0), or a command line it could not take (exit 2). */
 export class UsageError extends Error {
-  constructor(readonly exitCode: number) {
-    super('usage');
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -24,24 +28,31 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('snapstore')
     .description('A way back for OTA updaters: a preallocated file as a device-mapper snapshot store')
     .exitOverride((err: CommanderError) => {
-      throw new UsageError(err.exitCode === 0 ? 0 : 2);
+      throw new UsageError(err.exitCode === 0 ? 0 : 2, err.message);
     })
+    // With --json, a usage error is reported as JSON by main(), not as text here.
+    .configureOutput({ writeErr: (text) => (ctx.json ? undefined : ctx.err(text.trimEnd())) })
     .showHelpAfterError('(run with --help for usage)');
   program.option('-V, --version', 'print the version');
 
-  const store = program.command('store').description('create, check and delete store files');
+  const store = program.command('store').description('store files: create, verify, attach as a device, detach, delete');
 
   common(
     store
       .command('create <name>')
       .description('preallocate a store file, prove its map and record it in a manifest')
-      .requiredOption('--store <file>', 'the store file to create (must not exist)')
-      .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G')
+      .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
+      .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
       .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
       .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)'),
   ).action(async (name: string, opts) => {
     const { run } = await import('./commands/store-create.js');
     await run({ name, ...opts }, ctx);
+  });
+
+  common(store.command('list').description('the stores this state directory knows, and what uses each')).action(async (opts) => {
+    const { run } = await import('./commands/store-list.js');
+    await run(opts, ctx);
   });
 
   common(store.command('verify <name>').description("re-map a store and compare it with its manifest")).action(
@@ -85,22 +96,23 @@ export function buildProgram(ctx: CommandContext): Command {
       await run({ file, ...opts }, ctx);
     });
 
-  program
-    .command('inspect <store>')
-    .description('read a dm-snapshot persistent store (image, device, or store file made by anyone) and report on it')
-    .option('--exceptions', 'also list every exception (origin chunk -> store chunk)')
-    .option('--json', 'print the report as JSON')
-    .action(async (storePath: string, opts) => {
-      const { run } = await import('./commands/inspect.js');
-      await run({ store: storePath, ...opts }, ctx);
-    });
+  common(
+    program
+      .command('inspect [device-or-image]')
+      .description('report on a dm-snapshot persistent store: a device or image (any maker), or --store NAME (ours)')
+      .option('--store <name>', 'one of our stores, read raw through its map')
+      .option('--exceptions', 'also list every exception (origin chunk -> store chunk)'),
+  ).action(async (cow: string | undefined, opts) => {
+    const { run } = await import('./commands/inspect.js');
+    await run({ cow, ...opts }, ctx);
+  });
 
   common(
     program
       .command('merge')
       .description('merge a snapshot store into its origin without the kernel (restartable)')
       .option('--offline', 'merge in userspace (required: the kernel merge comes with the snapshot commands)')
-      .requiredOption('--origin <dev>', 'the origin device or image to write')
+      .requiredOption('--origin <dev>', 'the origin device or image to write (required; nothing may have it open)')
       .option('--cow <dev>', 'the store: an image or block device (any dm-snapshot persistent store)')
       .option('--store <name>', 'the store: one of ours, read through its map')
       .option('--force', 'merge a store marked invalid (the result may be corrupt)')
@@ -111,17 +123,18 @@ export function buildProgram(ctx: CommandContext): Command {
     await run(opts, ctx);
   });
 
-  program
-    .command('export <out>')
-    .description("write the snapshot's view (origin with the store's exceptions applied) to a new image; changes neither input")
-    .requiredOption('--origin <dev>', 'the origin device or image')
-    .requiredOption('--cow <store>', 'the store: an image or block device')
-    .option('--force', 'export from a store marked invalid')
-    .option('--json', 'print the summary as JSON')
-    .action(async (out: string, opts) => {
-      const { run } = await import('./commands/export.js');
-      await run({ out, ...opts }, ctx);
-    });
+  common(
+    program
+      .command('export <out>')
+      .description("write the snapshot's view (origin with the store's exceptions applied) to a new image; changes neither input")
+      .requiredOption('--origin <dev>', 'the origin device or image (required)')
+      .option('--cow <dev>', 'the store: an image or block device')
+      .option('--store <name>', 'the store: one of ours, read through its map')
+      .option('--force', 'export from a store marked invalid'),
+  ).action(async (out: string, opts) => {
+    const { run } = await import('./commands/export.js');
+    await run({ out, ...opts }, ctx);
+  });
 
   return program;
 }

@@ -1,10 +1,13 @@
 import { SnapstoreError } from '../errors.js';
 import { SyscallError } from '../linux/errors.js';
+import { UnitError } from '../units/units.js';
 
 export interface ErrorReport {
   code: string;
   message: string;
   hint?: string;
+  /** the command line was wrong: exit 2 */
+  usage?: boolean;
 }
 
 const ERRNO_HINTS: Record<string, string> = {
@@ -16,7 +19,11 @@ const ERRNO_HINTS: Record<string, string> = {
 /** What the user sees of an error: its message, its stable code, the way out. */
 export function describeError(err: unknown): ErrorReport {
   if (err instanceof SnapstoreError) {
-    return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
+    return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}), ...(err.usage ? { usage: true } : {}) };
+  }
+  // Sizes and units given on the command line (parseSize, chunkSize).
+  if (err instanceof UnitError) {
+    return { code: 'BAD_VALUE', message: err.message, hint: 'sizes are whole bytes with an optional K, M, G, T suffix (binary): 512, 64K, 1.5G', usage: true };
   }
   if (err instanceof SyscallError) {
     const hint = ERRNO_HINTS[err.code];

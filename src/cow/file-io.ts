@@ -21,11 +21,16 @@ export class FileIo implements BlockIo {
     private readonly directBlock: number = 0,
   ) {}
 
-  /** Opens read-only unless `writable`; never creates or truncates. */
-  static open(path: string, options: { writable?: boolean; direct?: boolean } = {}): FileIo {
+  /**
+   * Opens read-only unless `writable`; never creates or truncates. With
+   * `exclusive`, a block device is opened O_EXCL: the kernel refuses (EBUSY)
+   * while a filesystem is mounted on it or another device holds it.
+   */
+  static open(path: string, options: { writable?: boolean; direct?: boolean; exclusive?: boolean } = {}): FileIo {
     let fd: number;
     try {
-      const flags = (options.writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | (options.direct ? fs.constants.O_DIRECT : 0);
+      const exclusive = options.exclusive && fs.statSync(path).isBlockDevice() ? fs.constants.O_EXCL : 0;
+      const flags = (options.writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | (options.direct ? fs.constants.O_DIRECT : 0) | exclusive;
       fd = fs.openSync(path, flags);
     } catch (err) {
       throw fromNodeError(err, 'open', path);

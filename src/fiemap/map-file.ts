@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { bytes } from '../units/units.js';
+import { SnapstoreError } from '../errors.js';
 import { fromNodeError } from '../linux/errors.js';
 import type { FsInfo } from '../linux/fs.js';
 import { fstatfs } from '../linux/fs.js';
@@ -38,6 +39,11 @@ export function mapOpenFile(fd: number, path: string, chunk: ChunkSize): FileMap
     st = fs.fstatSync(fd, { bigint: true });
   } catch (err) {
     throw fromNodeError(err, 'fstat', path);
+  }
+  if (!st.isFile()) {
+    throw new SnapstoreError('NOT_A_FILE', `${path} is not a regular file${st.isDirectory() ? ' (it is a directory)' : ''}`, {
+      hint: 'give the path of the store file itself',
+    });
   }
   const filesystem = fstatfs(fd, path);
   checkFilesystem(path, filesystem);

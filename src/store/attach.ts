@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { DeviceMapper } from '../dm/client.js';
+import { DmError } from '../dm/errors.js';
 import { nodePath } from '../dm/nodes.js';
 import { LinearTarget } from '../dm/targets.js';
 import type { Target } from '../dm/targets.js';
@@ -151,6 +152,15 @@ function result(m: StoreManifest, dmName: string, via: AttachPath, table: CowPie
   return { name: m.name, dmName, device: nodePath(dmName), via, notes, table, sizeBytes: m.usableBytes };
 }
 
+function deviceMapperIfPresent(): DeviceMapper | undefined {
+  try {
+    return DeviceMapper.open();
+  } catch (err) {
+    if (err instanceof DmError && (err.code === 'ENOENT' || err.code === 'ENODEV' || err.code === 'ENXIO')) return undefined;
+    throw err;
+  }
+}
+
 export interface DetachResult {
   readonly name: string;
   /** false: nothing was attached, nothing changed */
@@ -162,15 +172,16 @@ export async function detachStore(stateDir: string, name: string): Promise<Detac
   return withStateLock(stateDir, async () => {
     const m = readManifest(stateDir, name);
     const dmName = cowDeviceName(m.name);
-    const dm = DeviceMapper.open();
     let detached = false;
+    // Without device-mapper nothing of ours can be attached but a loop device.
+    const dm = deviceMapperIfPresent();
     try {
-      if (dm.find(dmName)) {
+      if (dm?.find(dmName)) {
         await dm.remove(dmName);
         detached = true;
       }
     } finally {
-      dm.close();
+      dm?.close();
     }
     // Loops over the store file: ours, or left by an attach that crashed.
     const loops = loopsOverFile(m.file);

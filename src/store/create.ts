@@ -12,7 +12,7 @@ import { blockDeviceInfo } from '../linux/blockdev.js';
 import { isErrno, fromNodeError } from '../linux/errors.js';
 import { fallocate, fstatfs, fsync, fsyncDir, openOrThrow, setImmutable } from '../linux/fs.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
-import { bytes, formatBytes } from '../units/units.js';
+import { bytes, formatBytes, plural } from '../units/units.js';
 import { fileIdentity } from './file-identity.js';
 import { deviceIdentity } from './identity.js';
 import type { StoreManifest } from './manifest.js';
@@ -80,14 +80,17 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         hint: 'choose another name, or `snapstore store delete` the old one',
       });
     }
-    const file = checkPlacement(options.file);
-    // Check the filesystem before creating anything on it.
-    const dirFd = openOrThrow(path.dirname(file), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    try {
-      checkFilesystem(path.dirname(file), fstatfs(dirFd, path.dirname(file)));
-    } finally {
-      fs.closeSync(dirFd);
+    // The filesystem first: on tmpfs or btrfs, the directory's permissions are beside the point.
+    const parent = path.dirname(path.resolve(options.file));
+    if (fs.existsSync(parent)) {
+      const dirFd = openOrThrow(parent, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      try {
+        checkFilesystem(parent, fstatfs(dirFd, parent));
+      } finally {
+        fs.closeSync(dirFd);
+      }
     }
+    const file = checkPlacement(options.file);
 
     let fd: number;
     try {
@@ -124,16 +127,19 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
 
       const before = mapOpenFile(fd, file, chunk);
       log(
-        `mapped ${before.rawExtentCount} extents into ${before.segments.length} segments on ${before.filesystem.type} (device ${before.device.major}:${before.device.minor}); usable ${formatBytes(before.usableBytes)}` +
+        `mapped ${plural(before.rawExtentCount, 'extent')} into ${plural(before.segments.length, 'segment')} on ${before.filesystem.type} (device ${before.device.major}:${before.device.minor}); usable ${formatBytes(before.usableBytes)}` +
           (before.droppedBytes ? `, ${formatBytes(before.droppedBytes)} of unaligned edges left out` : ''),
       );
+      if (before.droppedBytes > size * 0.05) {
+        log(`warning: ${Math.round((before.droppedBytes / size) * 100)}% of the file is left out of the map: its extents are small for a ${formatBytes(chunk.bytes)} chunk; a smaller --chunk-size wastes less`);
+      }
       if (before.usableBytes < chunk.bytes * MIN_CHUNKS) {
         throw new SnapstoreError('BAD_SIZE', `only ${formatBytes(before.usableBytes)} of ${file} is chunk-aligned on the device`, {
           hint: 'use a smaller --chunk-size or a larger --size',
         });
       }
 
-      log(`proving the map: a signature into each of ${before.segments.length} segments`);
+      log(`proving the map: a signature into each of ${plural(before.segments.length, 'segment')}`);
       const nonce = writeSignatures(fd, file, before.segments);
       setImmutable(fd, file, true);
       const after = mapOpenFile(fd, file, chunk);
@@ -143,7 +149,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         });
       }
       const device = blockDeviceInfo(after.device);
-      const raw = openRawStore(device.node, after.segments, true);
+      const raw = openProofDevice(device.node, after.segments);
       try {
         checkSignatures(raw, nonce, after.segments, file);
         log(`read back every signature from ${device.node}; zeroing the store header`);
@@ -177,6 +183,21 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
       fs.closeSync(fd);
     }
   });
+}
+
+/** The raw device for the proof; a refusal to write it is explained, not just reported. */
+function openProofDevice(node: string, segments: FileMap['segments']) {
+  try {
+    return openRawStore(node, segments, true);
+  } catch (err) {
+    if (isErrno(err, 'EPERM') || isErrno(err, 'EACCES') || isErrno(err, 'EROFS')) {
+      throw new SnapstoreError('RAW_DEVICE_DENIED', `the map cannot be proved: writing ${node} directly was refused (${(err as { code: string }).code})`, {
+        hint: 'this system forbids writing a device with a mounted filesystem (a sandbox, a security module, or a kernel built without CONFIG_BLK_DEV_WRITE_MOUNTED); the store cannot be used on that filesystem',
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 /** Removes a half-made store and says so in the error; says what is left if that fails. */

@@ -135,7 +135,7 @@ export function readManifest(stateDir: string, name: string): StoreManifest {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new SnapstoreError('NO_SUCH_STORE', `no store named "${name}" in ${stateDir} (no ${file})`, {
-        hint: 'check the name and --state-dir; `ls` that directory\'s stores/ folder lists the stores',
+        hint: 'check the name and --state-dir; `snapstore store list` lists the stores',
       });
     }
     throw err;

@@ -45,8 +45,8 @@ export function checkPlacement(file: string): string {
   if ((pst.mode & 0o022) !== 0) {
     throw new SnapstoreError(
       'BAD_PARENT',
-      `${parent} is writable by ${pst.mode & 0o020 ? 'its group' : 'others'} (mode ${(pst.mode & 0o7777).toString(8)}): they could replace the store`,
-      { hint: `chmod go-w ${parent}, or use a directory only root can write` },
+      `${parent} is writable by ${['', 'others', 'its group', 'its group and others'][((pst.mode & 0o020) >> 3) | ((pst.mode & 0o002) >> 1)]} (mode ${(pst.mode & 0o7777).toString(8)}): they could replace the store`,
+      { hint: `make a directory for stores that only root can write (mkdir -m 700 ${path.join(parent, 'snapstore')}), or chmod go-w ${parent} if it is yours` },
     );
   }
   return abs;

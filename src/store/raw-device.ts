@@ -17,13 +17,13 @@ export interface RawStore {
   close(): void;
 }
 
-export function openRawStore(node: string, segments: readonly StoreSegment[], writable: boolean): RawStore {
+export function openRawStore(node: string, segments: readonly StoreSegment[], writable: boolean, name = `store on ${node}`): RawStore {
   const device = FileIo.open(node, { writable, direct: true });
   try {
     const store = new MappedIo(
       device,
       segments.map((s) => ({ logical: s.storeOffset, physical: s.physical, length: s.length })),
-      `store on ${node}`,
+      name,
     );
     return { device, store, close: () => store.close() };
   } catch (err) {
@@ -35,5 +35,5 @@ export function openRawStore(node: string, segments: readonly StoreSegment[], wr
 /** A store of ours, raw, on the device its manifest names (found by its stable identity). */
 export async function openManifestStore(m: StoreManifest, writable: boolean): Promise<RawStore> {
   const device = await resolveDevice(m.device);
-  return openRawStore(device.node, m.segments, writable);
+  return openRawStore(device.node, m.segments, writable, `store "${m.name}" on ${device.node}`);
 }

@@ -31,7 +31,7 @@ export async function verifyStore(stateDir: string, name: string): Promise<Verif
   try {
     fd = fs.openSync(manifest.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (err) {
-    problems.push(`cannot open ${manifest.file}: ${(fromNodeError(err, 'open', manifest.file) as Error).message}`);
+    problems.push((fromNodeError(err, 'open', manifest.file) as Error).message);
     return result();
   }
   try {

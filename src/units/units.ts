@@ -119,7 +119,6 @@ export function fsBlocksToBytes(n: FsBlocks, blockSize: Bytes): Bytes {
 
 const SUFFIXES: Record<string, number> = {
   '': 1,
-  B: 1,
   K: 1024,
   M: 1024 ** 2,
   G: 1024 ** 3,
@@ -132,7 +131,12 @@ const SUFFIXES: Record<string, number> = {
  * Suffixes are binary (K = 1024). A fraction must come out as whole bytes.
  */
 export function parseSize(text: string): Bytes {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?\s*$/i.exec(text);
+  if (/^\s*\d+(?:\.\d+)?\s*[KMGTP]B\s*$/i.test(text)) {
+    throw new UnitError(
+      `size "${text}" is ambiguous (decimal or binary?); write ${text.trim().slice(0, -1)} or ${text.trim().slice(0, -1)}iB for binary units, the only kind snapstore takes`,
+    );
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([KMGTP])(?:iB)?|B)?\s*$/i.exec(text);
   if (!m) {
     throw new UnitError(
       `size "${text}" is not understood; write a number with an optional K, M, G, T or P suffix (binary units), e.g. 512, 64K, 1.5G`,
@@ -159,6 +163,12 @@ export function formatBytes(b: number): string {
     v /= 1024;
     i++;
   }
-  const text = Number.isInteger(v) ? String(v) : v.toFixed(2).replace(/\.?0+$/, '');
+  // Rounded down, so that a size a little short of 8 MiB never reads as 8 MiB.
+  const text = Number.isInteger(v) ? String(v) : (Math.floor(v * 100) / 100).toFixed(2).replace(/\.?0+$/, '');
   return `${text} ${units[i]}`;
+}
+
+/** "1 extent", "3 extents". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

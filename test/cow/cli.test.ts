@@ -29,7 +29,7 @@ describe('inspect', () => {
   it('prints the report, the list, and JSON', async () => {
     const { cow } = images('inspect');
     const c = capture();
-    await inspect({ store: cow, exceptions: true }, c.ctx);
+    await inspect({ cow, stateDir: dir, exceptions: true }, c.ctx);
     expect(c.out.join('\n')).toMatch(/chunk size 4 KiB[\s\S]*valid: +yes[\s\S]*exceptions: +5 \(20 KiB of the origin changed\)[\s\S]*4 -> 2/);
     expect(c.results[0]).toMatchObject({ exceptions: 5, valid: true, chunkBytes: 4096 });
   });
@@ -37,7 +37,7 @@ describe('inspect', () => {
   it('refuses an empty store as never written', async () => {
     const empty = path.join(dir, 'empty');
     fs.writeFileSync(empty, Buffer.alloc(65536));
-    await expect(inspect({ store: empty }, capture().ctx)).rejects.toMatchObject({ code: 'COW_NEVER_WRITTEN' });
+    await expect(inspect({ cow: empty, stateDir: dir }, capture().ctx)).rejects.toMatchObject({ code: 'COW_NEVER_WRITTEN' });
   });
 });
 
@@ -64,8 +64,8 @@ describe('merge --offline', () => {
   it('refuses without --offline, and without exactly one store', async () => {
     const o = images('args');
     await expect(merge({ ...o }, capture().ctx)).rejects.toMatchObject({ code: 'MERGE_NEEDS_OFFLINE' });
-    await expect(merge({ offline: true, origin: o.origin, stateDir: dir }, capture().ctx)).rejects.toMatchObject({ code: 'MERGE_STORE_ARG' });
-    await expect(merge({ offline: true, ...o, store: 'x' }, capture().ctx)).rejects.toMatchObject({ code: 'MERGE_STORE_ARG' });
+    await expect(merge({ offline: true, origin: o.origin, stateDir: dir }, capture().ctx)).rejects.toMatchObject({ code: 'USAGE_STORE', usage: true });
+    await expect(merge({ offline: true, ...o, store: 'x' }, capture().ctx)).rejects.toMatchObject({ code: 'USAGE_STORE', usage: true });
   });
 
   it('refuses an Invalid store without --force, untouched, and merges it with --force and a warning', async () => {
@@ -88,7 +88,7 @@ describe('export', () => {
     const before = [sha(fs.readFileSync(o.origin)), sha(fs.readFileSync(o.cow))];
     const out = path.join(dir, 'view.img');
     const c = capture();
-    await exportCmd({ origin: o.origin, cow: o.cow, out }, c.ctx);
+    await exportCmd({ origin: o.origin, cow: o.cow, stateDir: dir, out }, c.ctx);
     expect(c.out[0]).toMatch(/5 exceptions applied/);
     expect(fs.readFileSync(out).equals(referenceMerge(originBytes, olds, 4096))).toBe(true);
     expect([sha(fs.readFileSync(o.origin)), sha(fs.readFileSync(o.cow))]).toEqual(before);
@@ -96,9 +96,21 @@ describe('export', () => {
 
   it('refuses to write over an input or an existing file', async () => {
     const o = images('export2');
-    await expect(exportCmd({ origin: o.origin, cow: o.cow, out: o.origin }, capture().ctx)).rejects.toMatchObject({ code: 'EXPORT_OVERWRITES_INPUT' });
+    await expect(exportCmd({ origin: o.origin, cow: o.cow, stateDir: dir, out: o.origin }, capture().ctx)).rejects.toMatchObject({ code: 'EXPORT_OVERWRITES_INPUT' });
     const existing = path.join(dir, 'existing');
     fs.writeFileSync(existing, 'x');
-    await expect(exportCmd({ origin: o.origin, cow: o.cow, out: existing }, capture().ctx)).rejects.toThrow(/EEXIST/);
+    await expect(exportCmd({ origin: o.origin, cow: o.cow, stateDir: dir, out: existing }, capture().ctx)).rejects.toMatchObject({ code: 'EXPORT_EXISTS' });
+    expect(fs.readFileSync(existing, 'utf8')).toBe('x');
+  });
+
+  it('leaves no half image behind when it fails, so a rerun can go on', async () => {
+    const o = images('export3');
+    const garbage = path.join(dir, 'garbage');
+    fs.writeFileSync(garbage, Buffer.alloc(65536, 7));
+    const out = path.join(dir, 'view3.img');
+    await expect(exportCmd({ origin: o.origin, cow: garbage, stateDir: dir, out }, capture().ctx)).rejects.toMatchObject({ code: 'COW_BAD_MAGIC' });
+    expect(fs.readdirSync(dir).filter((f) => f.includes('view3'))).toEqual([]);
+    await exportCmd({ origin: o.origin, cow: o.cow, stateDir: dir, out }, capture().ctx);
+    expect(fs.existsSync(out)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CowWriter } from '../../src/cow/writer.js';
 import { createStore } from '../../src/store/create.js';
@@ -60,10 +61,20 @@ describe('merge --offline --store', () => {
     expect(again.stdout).toMatch(/already merged/);
   });
 
+  it('refuses an origin that is mounted (or a dry run of it), changing nothing', async () => {
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await snapstore(['merge', '--offline', '--origin', lfs.device!, '--store', 'm', '--state-dir', stateDir, ...extra]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toMatch(/origin \/dev\/loop\d+ is in use: a filesystem is mounted on it.*EBUSY/);
+    }
+  });
+
   it('refuses an exception whose origin chunk is inside the store itself, writing nothing', async () => {
-    // The origin is the store's own filesystem device; this chunk belongs to the store.
+    // The origin is the store's own filesystem device (unmounted now, as for
+    // an offline merge); this chunk belongs to the store.
     const inside = m.segments[0]!.physical / 4096 + 10;
     await writeExceptions([3, inside]);
+    await execa('umount', [lfs.mountpoint]);
     const readChunk = (n: number) => {
       const fd = fs.openSync(lfs.device!, 'r');
       const b = Buffer.alloc(4096);

@@ -74,6 +74,8 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
       raw.close();
     }
     expect(fs.statSync(path.join(stateDir, 'stores', 's1.json')).mode & 0o777).toBe(0o600);
+    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
+    expect(list).toContainEqual(expect.objectContaining({ name: 's1', file, segments: out.segments, users: [] }));
     const v = await snapstore(['store', 'verify', 's1', '--state-dir', stateDir]);
     expect(v.exitCode).toBe(0);
     expect(v.stdout).toContain('matches its manifest');
@@ -258,16 +260,23 @@ describe('refusals elsewhere', () => {
     }
   });
 
-  it('refuses a bad size with a clear error and exit code 1', async () => {
-    const r = await snapstore(['store', 'create', 'x', '--store', '/tmp/nope', '--size', '1.5', '--state-dir', stateDir]);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/not a whole number of bytes/);
+  it('refuses a bad size with a clear error, no stack trace, and exit code 2', async () => {
+    for (const [size, why] of [['1.5', /not a whole number of bytes/], ['5MB', /ambiguous/], ['-5M', /not understood/]] as const) {
+      const r = await snapstore(['store', 'create', 'x', '--store', '/tmp/nope', '--size', size, '--state-dir', stateDir]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr).toMatch(/way out: sizes are whole bytes/);
+      expect(r.stderr).not.toMatch(/ at /);
+    }
   });
 
-  it('a usage error exits 2', async () => {
+  it('a usage error exits 2, as JSON with --json', async () => {
     const r = await snapstore(['store', 'create', 'x']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/required option/);
+    const j = await snapstore(['store', 'create', 'x', '--json']);
+    expect(j.exitCode).toBe(2);
+    expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/required option/) });
   });
 
   it('--version answers without loading the CLI', async () => {

@@ -1,24 +1,28 @@
-import { FileIo } from '../../cow/file-io.js';
 import { inspectStore } from '../../cow/inspect.js';
+import { openStoreSource } from '../../store/sources.js';
 import { formatBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
 export interface InspectOptions {
   /** An image file or block device holding a persistent exception store. */
-  store: string;
+  cow?: string;
+  /** A store of ours, by name: read raw through its map. */
+  store?: string;
+  stateDir: string;
   exceptions?: boolean;
 }
 
 export async function run(options: InspectOptions, ctx: CommandContext): Promise<void> {
-  const io = FileIo.open(options.store);
+  const { io } = await openStoreSource(options, false);
+  const name = options.store !== undefined ? `"${options.store}"` : options.cow!;
   try {
     const r = inspectStore(io, { exceptions: options.exceptions });
-    ctx.result({ store: options.store, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
-    ctx.out(`store ${options.store}: ${formatBytes(r.storeBytes)}, chunk size ${formatBytes(r.chunkBytes)}`);
+    ctx.result({ store: options.store ?? options.cow, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
+    ctx.out(`store ${name}: ${formatBytes(r.storeBytes)}, chunk size ${formatBytes(r.chunkBytes)}`);
     ctx.out(`  valid:        ${r.valid ? 'yes' : 'NO (Invalid: the kernel stopped recording; no rollback is possible)'}`);
     ctx.out(`  exceptions:   ${r.exceptions} (${formatBytes(r.originBytesChanged)} of the origin changed)`);
     ctx.out(`  areas used:   ${r.areasUsed} (${r.exceptionsPerArea} exceptions each)`);
-    ctx.out(`  usage:        ${r.usage.allocated}/${r.usage.total} ${r.usage.metadata} (sectors: allocated/total metadata, as dmsetup status)`);
+    ctx.out(`  store usage:  ${formatBytes(r.usage.allocated * 512)} of ${formatBytes(r.usage.total * 512)} used, ${formatBytes(r.usage.metadata * 512)} of it metadata (dmsetup status would say ${r.usage.allocated}/${r.usage.total} ${r.usage.metadata})`);
     if (r.merge) {
       ctx.out(
         r.merge.state === 'merged'

@@ -1,10 +1,7 @@
 import { SnapstoreError } from '../../errors.js';
-import { FileIo } from '../../cow/file-io.js';
 import type { BlockIo } from '../../cow/io.js';
 import { type MergeSummary, mergeOffline } from '../../cow/merge.js';
-import type { OriginRange } from '../../cow/table.js';
-import { readManifest } from '../../store/manifest.js';
-import { openManifestStore } from '../../store/raw-device.js';
+import { openOrigin, openStoreSource } from '../../store/sources.js';
 import { formatBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -22,12 +19,7 @@ export interface MergeCommandOptions {
   dryRun?: boolean;
 }
 
-/** Our store, through its manifest's map on its device; its extents there must never be merged over. */
-async function openOurStore(stateDir: string, name: string, writable: boolean): Promise<{ io: BlockIo; extents: OriginRange[] }> {
-  const m = readManifest(stateDir, name);
-  const raw = await openManifestStore(m, writable);
-  return { io: raw.store, extents: m.segments.map((s) => ({ offset: s.physical, length: s.length })) };
-}
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 function describe(s: MergeSummary): string {
   switch (s.outcome) {
@@ -49,23 +41,17 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
   if (!options.offline) {
     throw new SnapstoreError('MERGE_NEEDS_OFFLINE', 'merge without --offline is the kernel merge of an active snapshot', {
       hint: 'pass --offline to merge a store into an origin that nothing has open',
-    });
-  }
-  if ((options.cow === undefined) === (options.store === undefined)) {
-    throw new SnapstoreError('MERGE_STORE_ARG', 'give exactly one of --cow DEV_OR_IMAGE and --store NAME', {
-      hint: '--cow for any store (an image or a device); --store for a store snapstore created',
+      usage: true,
     });
   }
   const writable = !options.dryRun;
-  const origin = FileIo.open(options.origin, { writable });
-  let store: BlockIo | undefined;
+  const source = await openStoreSource(options, writable);
+  const store = source.io;
+  let origin: BlockIo | undefined;
   try {
-    let storeExtents: OriginRange[] = [];
-    if (options.store !== undefined) {
-      ({ io: store, extents: storeExtents } = await openOurStore(options.stateDir, options.store, writable));
-    } else {
-      store = FileIo.open(options.cow!, { writable });
-    }
+    // Exclusive even for a dry run: it must not promise a merge the real run refuses.
+    origin = openOrigin(options.origin, writable, true);
+    const storeExtents = source.storeExtents;
     if (options.force) ctx.err('warning: --force: merging even if the snapshot is Invalid; the result may be corrupt');
     const bar = ctx.progress('merging', (n) => `${n} chunks`);
     let s: MergeSummary;
@@ -80,11 +66,11 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
     } finally {
       bar.stop();
     }
-    ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, megabytesPerSecond: s.bytesPerSecond / 1e6 });
+    ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, seconds: round3(s.seconds), bytesPerSecond: Math.round(s.bytesPerSecond), megabytesPerSecond: round3(s.bytesPerSecond / 1e6) });
     ctx.out(describe(s));
   } finally {
-    origin.close();
-    store?.close();
+    origin?.close();
+    store.close();
   }
 }
 

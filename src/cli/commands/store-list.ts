@@ -1,0 +1,30 @@
+import { listStores } from '../../store/list.js';
+import { formatBytes, plural } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+
+export interface StoreListOptions {
+  stateDir: string;
+}
+
+export async function run(options: StoreListOptions, ctx: CommandContext): Promise<void> {
+  const stores = listStores(options.stateDir);
+  ctx.result(
+    stores.map((s) => ({
+      name: s.name,
+      file: s.manifest?.file ?? null,
+      usableBytes: s.manifest?.usableBytes ?? null,
+      segments: s.manifest?.segments.length ?? null,
+      users: s.users,
+      ...(s.problem ? { problem: s.problem } : {}),
+    })),
+  );
+  if (stores.length === 0) ctx.out(`no stores in ${options.stateDir}`);
+  for (const s of stores) {
+    if (!s.manifest) {
+      ctx.out(`${s.name}: manifest unreadable: ${s.problem}`);
+      continue;
+    }
+    const m = s.manifest;
+    ctx.out(`${s.name}: ${m.file}, ${formatBytes(m.usableBytes)} in ${plural(m.segments.length, 'segment')}${s.users.length ? `, in use by ${s.users.join(', ')}` : ''}`);
+  }
+}
