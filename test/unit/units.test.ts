@@ -20,13 +20,19 @@ describe('parseSize', () => {
     ['1G', 1073741824],
     ['1.5G', 1610612736],
     ['4KiB', 4096],
+    ['512B', 512],
+    ['2MiB', 2097152],
     ['2M', 2097152],
     ['1T', 1024 ** 4],
   ])('%s is %d bytes', (text, want) => {
     expect(parseSize(text)).toBe(want);
   });
 
-  it.each(['', 'abc', '-1', '1X', '1.5', '0.3K', '1e9', '1 G B', '9999999P'])('refuses %j with a clear error', (text) => {
+  it('refuses MB, GB: decimal or binary is ambiguous', () => {
+    expect(() => parseSize('5MB')).toThrow(/ambiguous .*write 5M or 5MiB/);
+  });
+
+  it.each(['', 'abc', '-1', '1X', '1.5', '0.3K', '1e9', '1 G B', '9999999P', '5KB'])('refuses %j with a clear error', (text) => {
     expect(() => parseSize(text)).toThrow(UnitError);
     expect(() => parseSize(text)).toThrow(/size|bytes|safe/);
   });
@@ -64,5 +70,6 @@ describe('conversions check alignment', () => {
     expect(formatBytes(1536 * 1024 * 1024)).toBe('1.5 GiB');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(20 * 1024 * 1024 - 8192)).toBe('19.99 MiB');
+    expect(formatBytes(8 * 1024 * 1024 - 4096)).toBe('7.99 MiB');
   });
 });
