@@ -8,7 +8,6 @@
 import { type Bytes, type ChunkSize, bytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import type { BlockIo } from './io.js';
-import type { CowException } from './table.js';
 
 export interface CopyLimits {
   /** Largest single read of the store. */
@@ -22,94 +21,128 @@ export const DEFAULT_LIMITS: CopyLimits = { maxReadBytes: bytes(8 << 20), maxWri
 /** Reading through up to this many unneeded bytes beats a second read (one metadata chunk, small holes). */
 const READ_GAP_BYTES = 64 << 10;
 
-/** One write to the origin: consecutive chunks starting at origin byte `offset`. */
-export interface WriteRun {
-  readonly offset: Bytes;
-  readonly exceptions: readonly CowException[];
+/**
+ * The origin writes for a batch of exceptions, given by their old_chunk
+ * column and its positions in ascending old_chunk order (order.ts): runs of
+ * neighbouring chunks.
+ */
+export class WritePlan {
+  /** Run r writes the chunks of order[begin[r]] .. order[begin[r + 1] - 1]. */
+  private readonly begin: Uint32Array;
+  readonly runs: number;
+
+  constructor(
+    private readonly olds: Float64Array,
+    readonly order: Uint32Array,
+    readonly chunk: ChunkSize,
+    private readonly originSize: Bytes,
+    limits: CopyLimits = DEFAULT_LIMITS,
+  ) {
+    const perRun = Math.max(1, Math.floor(limits.maxWriteBytes / chunk.bytes));
+    const begin = new Uint32Array(olds.length + 1);
+    let runs = 0;
+    for (let i = 0; i < olds.length; runs++) {
+      begin[runs] = i;
+      let j = i + 1;
+      while (j < olds.length && j - i < perRun && olds[order[j]!] === olds[order[j - 1]!]! + 1) j++;
+      i = j;
+    }
+    begin[runs] = olds.length;
+    this.begin = begin;
+    this.runs = runs;
+  }
+
+  /** Chunks in run r. */
+  chunks(r: number): number {
+    return this.begin[r + 1]! - this.begin[r]!;
+  }
+  /** First position (in `order`) of run r. */
+  first(r: number): number {
+    return this.begin[r]!;
+  }
+  firstOld(r: number): number {
+    return this.olds[this.order[this.begin[r]!]!]!;
+  }
+  lastOld(r: number): number {
+    return this.olds[this.order[this.begin[r + 1]! - 1]!]!;
+  }
+  offset(r: number): Bytes {
+    return bytes(this.firstOld(r) * this.chunk.bytes);
+  }
   /** Bytes written: the last chunk of an origin whose size is not a chunk multiple is cut short. */
-  readonly length: Bytes;
-}
-
-/** The origin writes for a set of exceptions: sorted by old_chunk, neighbours coalesced. */
-export function planWrites(
-  exceptions: readonly CowException[],
-  chunk: ChunkSize,
-  originSize: Bytes,
-  limits: CopyLimits = DEFAULT_LIMITS,
-): WriteRun[] {
-  const sorted = [...exceptions].sort((a, b) => a.oldChunk - b.oldChunk);
-  const perRun = Math.max(1, Math.floor(limits.maxWriteBytes / chunk.bytes));
-  const runs: WriteRun[] = [];
-  let i = 0;
-  while (i < sorted.length) {
-    let j = i + 1;
-    while (j < sorted.length && j - i < perRun && sorted[j]!.oldChunk === sorted[j - 1]!.oldChunk + 1) j++;
-    const offset = sorted[i]!.oldChunk * chunk.bytes;
-    const end = Math.min((sorted[j - 1]!.oldChunk + 1) * chunk.bytes, originSize);
-    runs.push({ offset: bytes(offset), exceptions: sorted.slice(i, j), length: bytes(end - offset) });
-    i = j;
+  length(r: number): Bytes {
+    return bytes(Math.min((this.lastOld(r) + 1) * this.chunk.bytes, this.originSize) - this.firstOld(r) * this.chunk.bytes);
   }
-  return runs;
-}
-
-/** Where each exception's data sits after `readData`. */
-export type ChunkData = Map<CowException, Buffer>;
-
-/** Reads the data chunks of `exceptions` from the store in large sequential runs. */
-export function readData(
-  store: BlockIo,
-  exceptions: readonly CowException[],
-  chunk: ChunkSize,
-  limits: CopyLimits = DEFAULT_LIMITS,
-): { data: ChunkData; reads: number } {
-  const sorted = [...exceptions].sort((a, b) => a.newChunk - b.newChunk);
-  const maxGap = Math.max(1, Math.floor(READ_GAP_BYTES / chunk.bytes));
-  const perRead = Math.max(1, Math.floor(limits.maxReadBytes / chunk.bytes));
-  const data: ChunkData = new Map();
-  let reads = 0;
-  let i = 0;
-  while (i < sorted.length) {
-    const first = sorted[i]!.newChunk;
-    let j = i + 1;
-    while (
-      j < sorted.length &&
-      sorted[j]!.newChunk - sorted[j - 1]!.newChunk <= maxGap &&
-      sorted[j]!.newChunk - first < perRead
-    ) {
-      j++;
-    }
-    const span = sorted[j - 1]!.newChunk - first + 1;
-    let buf: Buffer;
-    try {
-      buf = store.read(bytes(first * chunk.bytes), bytes(span * chunk.bytes));
-    } catch (err) {
-      throw ioFailure(err, `reading store chunks ${first}..${first + span - 1} of ${store.name}`);
-    }
-    reads++;
-    for (let k = i; k < j; k++) {
-      const at = (sorted[k]!.newChunk - first) * chunk.bytes;
-      data.set(sorted[k]!, buf.subarray(at, at + chunk.bytes));
-    }
-    i = j;
-  }
-  return { data, reads };
 }
 
 /**
- * The bytes of one write run, gathered from the read buffers. A run of
- * several chunks is copied into `scratch` (at least maxWriteBytes long), so
- * the result is valid only until the next call with the same scratch.
+ * A batch's data as read from the store: position k's chunk is at byte
+ * at[k] of buffers[source[k]]. Columns, not a buffer per chunk: tens of
+ * thousands of small objects cost more in GC than the copy they save.
  */
-export function runBytes(run: WriteRun, data: ChunkData, scratch: Buffer): Buffer {
-  const chunkOf = (e: CowException): Buffer => {
-    const d = data.get(e);
-    if (d === undefined) throw new Error(`no data read for old_chunk ${e.oldChunk}`);
-    return d;
-  };
-  if (run.exceptions.length === 1) return chunkOf(run.exceptions[0]!).subarray(0, run.length);
-  let at = 0;
-  for (const e of run.exceptions) at += chunkOf(e).copy(scratch, at);
-  return scratch.subarray(0, run.length);
+export interface BatchData {
+  readonly buffers: readonly Buffer[];
+  readonly source: Uint32Array;
+  readonly at: Uint32Array;
+  readonly reads: number;
+}
+
+/**
+ * Reads the data chunks of a batch, given by its new_chunk column and its
+ * positions in ascending new_chunk order, from the store in large sequential runs.
+ */
+export function readData(store: BlockIo, news: Float64Array, order: Uint32Array, chunk: ChunkSize, limits: CopyLimits = DEFAULT_LIMITS): BatchData {
+  const c = chunk.bytes;
+  const maxGap = Math.max(1, Math.floor(READ_GAP_BYTES / c));
+  const perRead = Math.max(1, Math.floor(limits.maxReadBytes / c));
+  const buffers: Buffer[] = [];
+  const source = new Uint32Array(news.length);
+  const at = new Uint32Array(news.length);
+  let i = 0;
+  while (i < order.length) {
+    const first = news[order[i]!]!;
+    let j = i + 1;
+    while (j < order.length && news[order[j]!]! - news[order[j - 1]!]! <= maxGap && news[order[j]!]! - first < perRead) j++;
+    const span = news[order[j - 1]!]! - first + 1;
+    try {
+      buffers.push(store.read(bytes(first * c), bytes(span * c)));
+    } catch (err) {
+      throw ioFailure(err, `reading store chunks ${first}..${first + span - 1} of ${store.name}`);
+    }
+    for (let k = i; k < j; k++) {
+      source[order[k]!] = buffers.length - 1;
+      at[order[k]!] = (news[order[k]!]! - first) * c;
+    }
+    i = j;
+  }
+  return { buffers, source, at, reads: buffers.length };
+}
+
+/**
+ * The bytes of run r. Chunks that lie one after another in one read buffer
+ * (exceptions the kernel allocated in origin order, as a sequential write
+ * leaves them) are written from it as they are; others are gathered into
+ * `scratch` (at least maxWriteBytes long), valid until the next call with it.
+ */
+export function runBytes(plan: WritePlan, r: number, data: BatchData, scratch: Buffer): Buffer {
+  const { order } = plan;
+  const c = plan.chunk.bytes;
+  const from = plan.first(r);
+  const to = from + plan.chunks(r);
+  const length = plan.length(r);
+  const head = order[from]!;
+  const buffer = data.source[head]!;
+  let contiguous = true;
+  for (let x = from + 1; x < to && contiguous; x++) {
+    const k = order[x]!;
+    contiguous = data.source[k] === buffer && data.at[k] === data.at[head]! + (x - from) * c;
+  }
+  if (contiguous) return data.buffers[buffer]!.subarray(data.at[head]!, data.at[head]! + length);
+  for (let x = from; x < to; x++) {
+    const k = order[x]!;
+    data.buffers[data.source[k]!]!.copy(scratch, (x - from) * c, data.at[k]!, data.at[k]! + c);
+  }
+  return scratch.subarray(0, length);
 }
 
 /** An I/O error during a copy, naming the chunks; the cause keeps the errno. */

@@ -8,7 +8,8 @@ import { type Bytes, bytes, formatBytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import type { BlockIo } from './io.js';
 import { type MergeOptions, prepareMerge } from './merge.js';
-import { DEFAULT_LIMITS, ioFailure, planWrites, readData, runBytes } from './copy.js';
+import { DEFAULT_LIMITS, WritePlan, ioFailure, readData, runBytes } from './copy.js';
+import { rangeOrder } from './order.js';
 
 export interface ExportSummary {
   readonly originBytes: Bytes;
@@ -48,24 +49,25 @@ export function exportView(
       throw ioFailure(err, `writing ${out.name} at byte ${at}`);
     }
   }
-  const { chunk, exceptions } = table;
+  const { chunk, count } = table;
   const limits = options.limits ?? DEFAULT_LIMITS;
   const perBatch = Math.max(1, Math.floor(BATCH_BYTES / chunk.bytes));
   let done = 0;
   let moved = 0;
   const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
-  for (let start = 0; start < exceptions.length; start += perBatch) {
-    const batch = exceptions.slice(start, start + perBatch);
-    const { data } = readData(store, batch, chunk, limits);
-    for (const run of planWrites(batch, chunk, origin.size, limits)) {
+  for (let start = 0; start < count; start += perBatch) {
+    const end = Math.min(count, start + perBatch);
+    const data = readData(store, table.newChunks.subarray(start, end), rangeOrder(table.newChunks, table.byNew, start, end), chunk, limits);
+    const plan = new WritePlan(table.oldChunks.subarray(start, end), rangeOrder(table.oldChunks, table.byOld, start, end), chunk, origin.size, limits);
+    for (let r = 0; r < plan.runs; r++) {
       try {
-        out.write(run.offset, runBytes(run, data, scratch));
+        out.write(plan.offset(r), runBytes(plan, r, data, scratch));
       } catch (err) {
-        throw ioFailure(err, `writing ${out.name} at byte ${run.offset}`);
+        throw ioFailure(err, `writing ${out.name} at byte ${plan.offset(r)}`);
       }
-      done += run.exceptions.length;
-      moved += run.length;
-      options.onProgress?.({ doneChunks: done, totalChunks: exceptions.length, doneBytes: bytes(moved) });
+      done += plan.chunks(r);
+      moved += plan.length(r);
+      options.onProgress?.({ doneChunks: done, totalChunks: count, doneBytes: bytes(moved) });
     }
   }
   try {
@@ -73,5 +75,5 @@ export function exportView(
   } catch (err) {
     throw ioFailure(err, `flushing ${out.name}`);
   }
-  return { originBytes: origin.size, exceptions: exceptions.length, seconds: (performance.now() - started) / 1000 };
+  return { originBytes: origin.size, exceptions: count, seconds: (performance.now() - started) / 1000 };
 }

@@ -30,10 +30,10 @@ export function inspectStore(store: BlockIo, options: { exceptions?: boolean } =
   return {
     chunkBytes: c.bytes,
     valid: t.valid,
-    exceptions: t.exceptions.length,
+    exceptions: t.count,
     areasUsed: t.areasRead,
     exceptionsPerArea: t.layout.epa,
-    originBytesChanged: mul(c.bytes, t.exceptions.length),
+    originBytesChanged: mul(c.bytes, t.count),
     storeBytes: t.storeSize,
     usage: {
       allocated: bytesToSectors(chunksToBytes(t.nextFree, c)),

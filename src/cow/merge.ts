@@ -23,8 +23,9 @@ import { SnapstoreError } from '../errors.js';
 import { DiskException } from './format.js';
 import type { BlockIo } from './io.js';
 import { MergeRecord } from './merge-record.js';
-import { type CowTable, type CowException, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
-import { type ChunkData, type CopyLimits, DEFAULT_LIMITS, type WriteRun, ioFailure, planWrites, readData, runBytes } from './copy.js';
+import { type CowTable, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
+import { type BatchData, type CopyLimits, DEFAULT_LIMITS, WritePlan, ioFailure, readData, runBytes } from './copy.js';
+import { rangeOrder } from './order.js';
 
 export interface MergeProgress {
   readonly doneChunks: number;
@@ -87,29 +88,28 @@ export function prepareMerge(origin: BlockIo, store: BlockIo, options: MergeOpti
 /** True when the header's record describes this table (not a stale one from an earlier use). */
 function recordMatches(table: CowTable): boolean {
   const rec = table.merge;
-  const first = table.exceptions[0];
   if (rec === undefined) return false;
-  if (first === undefined) return true;
+  if (table.count === 0) return true;
   return (
     rec.state === 'merging' &&
-    rec.firstOld === BigInt(first.oldChunk) &&
-    rec.firstNew === BigInt(first.newChunk) &&
-    rec.total >= table.exceptions.length
+    rec.firstOld === BigInt(table.oldChunks[0]!) &&
+    rec.firstNew === BigInt(table.newChunks[0]!) &&
+    rec.total >= table.count
   );
 }
 
-function writeRun(origin: BlockIo, run: WriteRun, data: Buffer): void {
+function writeRun(origin: BlockIo, plan: WritePlan, r: number, data: Buffer): void {
   try {
-    origin.write(run.offset, data);
+    origin.write(plan.offset(r), data);
   } catch (err) {
-    throw ioFailure(err, describeRun(origin, run, 'writing'));
+    throw ioFailure(err, describeRun(origin, plan, r, 'writing'));
   }
 }
 
-function describeRun(origin: BlockIo, run: WriteRun, verb: string): string {
-  const first = run.exceptions[0]!.oldChunk;
-  const last = run.exceptions[run.exceptions.length - 1]!.oldChunk;
-  return `${verb} origin chunk${first === last ? ` ${first}` : `s ${first}..${last}`} (byte ${run.offset}, ${formatBytes(run.length)}) of ${origin.name}`;
+function describeRun(origin: BlockIo, plan: WritePlan, r: number, verb: string): string {
+  const first = plan.firstOld(r);
+  const last = plan.lastOld(r);
+  return `${verb} origin chunk${first === last ? ` ${first}` : `s ${first}..${last}`} (byte ${plan.offset(r)}, ${formatBytes(plan.length(r))}) of ${origin.name}`;
 }
 
 /** Zeroes table entries [start, end of table) in the area holding `start`, then makes it durable. */
@@ -131,9 +131,9 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   const started = performance.now();
   const table = prepareMerge(origin, store, options);
   const { chunk } = table;
-  const all = table.exceptions;
+  const all = table.count;
   const resumed = recordMatches(table) ? table.merge : undefined;
-  const total = resumed?.total ?? all.length;
+  const total = resumed?.total ?? all;
   const limits = options.limits ?? DEFAULT_LIMITS;
   const summary = (outcome: MergeOutcome, extra: Partial<MergeSummary> = {}): MergeSummary => {
     const seconds = (performance.now() - started) / 1000;
@@ -141,7 +141,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
     return {
       outcome,
       totalExceptions: total,
-      alreadyMerged: total - all.length,
+      alreadyMerged: total - all,
       chunks: 0,
       bytes: bytes(0),
       reads: 0,
@@ -154,7 +154,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
     };
   };
 
-  if (all.length === 0) {
+  if (all === 0) {
     if (resumed === undefined) return summary('nothing-to-merge');
     // A run killed after its last table commit but before its final record.
     if (resumed.state === 'merging' && !options.dryRun) MergeRecord.write(store, { ...resumed, state: 'merged' });
@@ -162,23 +162,22 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   }
 
   if (options.dryRun) {
-    const runs = planWrites(all, chunk, origin.size, limits);
-    const moved = bytes(runs.reduce((n, r) => n + r.length, 0));
+    const plan = new WritePlan(table.oldChunks, table.byOld, chunk, origin.size, limits);
+    const runs = Array.from({ length: plan.runs }, (_, r) => ({ offset: plan.offset(r), length: plan.length(r) }));
     return summary('dry-run', {
-      chunks: all.length,
-      bytes: moved,
+      chunks: all,
+      bytes: bytes(runs.reduce((n, r) => n + r.length, 0)),
       writes: runs.length,
-      plan: runs.map((r) => ({ offset: r.offset, length: r.length })),
+      plan: runs,
     });
   }
 
   if (resumed === undefined) {
-    const first = all[0]!;
     MergeRecord.write(store, {
       state: 'merging',
-      total: all.length,
-      firstOld: BigInt(first.oldChunk),
-      firstNew: BigInt(first.newChunk),
+      total: all,
+      firstOld: BigInt(table.oldChunks[0]!),
+      firstNew: BigInt(table.newChunks[0]!),
     });
   }
 
@@ -189,25 +188,24 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   let writes = 0;
   let batches = 0;
   const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
-  for (let end = all.length; end > 0; ) {
+  for (let end = all; end > 0; ) {
     const start = Math.max(0, end - perBatch);
-    const batch: CowException[] = all.slice(start, end);
-    const read = readData(store, batch, chunk, limits);
-    reads += read.reads;
-    const runs = planWrites(batch, chunk, origin.size, limits);
-    for (const run of runs) {
-      writeRun(origin, run, runBytes(run, read.data, scratch));
+    const data = readData(store, table.newChunks.subarray(start, end), rangeOrder(table.newChunks, table.byNew, start, end), chunk, limits);
+    reads += data.reads;
+    const plan = new WritePlan(table.oldChunks.subarray(start, end), rangeOrder(table.oldChunks, table.byOld, start, end), chunk, origin.size, limits);
+    for (let r = 0; r < plan.runs; r++) {
+      writeRun(origin, plan, r, runBytes(plan, r, data, scratch));
       writes++;
-      done += run.exceptions.length;
-      moved += run.length;
-      options.onProgress?.({ doneChunks: done, totalChunks: all.length, doneBytes: bytes(moved) });
+      done += plan.chunks(r);
+      moved += plan.length(r);
+      options.onProgress?.({ doneChunks: done, totalChunks: all, doneBytes: bytes(moved) });
     }
     try {
       origin.flush();
     } catch (err) {
       throw ioFailure(err, `flushing ${origin.name} after writing chunks for table entries ${start}..${end - 1}`);
     }
-    if (options.verify) verifyRuns(origin, runs, read.data, scratch);
+    if (options.verify) verifyRuns(origin, plan, data, scratch);
     consumeFrom(store, table, start);
     batches++;
     end = start;
@@ -223,16 +221,16 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   });
 }
 
-function verifyRuns(origin: BlockIo, runs: readonly WriteRun[], data: ChunkData, scratch: Buffer): void {
-  for (const run of runs) {
+function verifyRuns(origin: BlockIo, plan: WritePlan, data: BatchData, scratch: Buffer): void {
+  for (let r = 0; r < plan.runs; r++) {
     let back: Buffer;
     try {
-      back = origin.read(run.offset, run.length);
+      back = origin.read(plan.offset(r), plan.length(r));
     } catch (err) {
-      throw ioFailure(err, describeRun(origin, run, 'verifying'));
+      throw ioFailure(err, describeRun(origin, plan, r, 'verifying'));
     }
-    if (!back.equals(runBytes(run, data, scratch))) {
-      throw new SnapstoreError('COW_VERIFY_MISMATCH', `${describeRun(origin, run, 'verifying')}: the origin does not read back what was written`, {
+    if (!back.equals(runBytes(plan, r, data, scratch))) {
+      throw new SnapstoreError('COW_VERIFY_MISMATCH', `${describeRun(origin, plan, r, 'verifying')}: the origin does not read back what was written`, {
         hint: 'the origin device is failing or something else writes to it; the store still holds this batch, so a rerun retries it',
       });
     }

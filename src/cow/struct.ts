@@ -62,3 +62,13 @@ export function defineStruct<F extends Record<string, FieldSpec>>(name: string, 
     },
   };
 }
+
+/**
+ * A u64 field as a number when it is below 2^53, else Infinity, for loops
+ * over thousands of entries that only compare it with limits (any limit
+ * refuses Infinity); `decode` gives the exact bigint for the message.
+ */
+export function readU64Number(buf: Buffer, at: number): number {
+  const high = buf.readUInt32LE(at + 4);
+  return high < 2 ** 21 ? high * 2 ** 32 + buf.readUInt32LE(at) : Infinity;
+}
