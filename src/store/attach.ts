@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { DeviceMapper } from '../dm/client.js';
-import { DmError } from '../dm/errors.js';
+import { deviceMapperIfPresent } from './dm-presence.js';
 import { nodePath } from '../dm/nodes.js';
 import { LinearTarget } from '../dm/targets.js';
 import type { Target } from '../dm/targets.js';
@@ -150,15 +150,6 @@ async function attachThroughLoop(dm: DeviceMapper, m: StoreManifest, dmName: str
 
 function result(m: StoreManifest, dmName: string, via: AttachPath, table: CowPiece[], notes: string[]): AttachResult {
   return { name: m.name, dmName, device: nodePath(dmName), via, notes, table, sizeBytes: m.usableBytes };
-}
-
-function deviceMapperIfPresent(): DeviceMapper | undefined {
-  try {
-    return DeviceMapper.open();
-  } catch (err) {
-    if (err instanceof DmError && (err.code === 'ENOENT' || err.code === 'ENODEV' || err.code === 'ENXIO')) return undefined;
-    throw err;
-  }
 }
 
 export interface DetachResult {

@@ -54,17 +54,15 @@ export async function deviceIdentity(info: BlockDeviceInfo): Promise<DeviceIdent
   return id;
 }
 
-/** The stable fields two identities share, and whether any of them differ. */
-export function sameIdentity(a: DeviceIdentity, b: DeviceIdentity): boolean {
+/**
+ * Whether `now` is the device `recorded` names: every stable field the record
+ * has must be the same on it (a missing one is a mismatch: the disk under a dm
+ * passthrough carries the same filesystem UUID, but not the dm name).
+ */
+export function sameIdentity(now: DeviceIdentity, recorded: DeviceIdentity): boolean {
   const keys = ['fsUuid', 'partUuid', 'dmUuid', 'dmName'] as const;
-  let compared = 0;
-  for (const k of keys) {
-    if (a[k] !== undefined && b[k] !== undefined) {
-      if (a[k] !== b[k]) return false;
-      compared++;
-    }
-  }
-  return compared > 0;
+  const present = keys.filter((k) => recorded[k] !== undefined);
+  return present.length > 0 && present.every((k) => now[k] === recorded[k]);
 }
 
 /** Devices whose blkid tag has this value (blkid -t scans them; no udev needed). */

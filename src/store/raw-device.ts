@@ -3,13 +3,18 @@
  * through the file: unwritten extents read as zeros through the filesystem,
  * and the page cache must not hide what is on the disk (O_DIRECT).
  */
+import * as fs from 'node:fs';
 import { FileIo } from '../cow/file-io.js';
+import type { DeviceNumber } from '../linux/device-number.js';
+import { fromDevT } from '../linux/device-number.js';
 import { MappedIo } from '../cow/mapped-io.js';
 import type { StoreSegment } from '../fiemap/align.js';
 import { resolveDevice } from './identity.js';
 import type { StoreManifest } from './manifest.js';
 
 export interface RawStore {
+  /** the device the store lives on */
+  readonly deviceNumber: DeviceNumber;
   /** the whole block device, O_DIRECT */
   readonly device: FileIo;
   /** the store: offset 0 is the COW device's first byte */
@@ -25,7 +30,7 @@ export function openRawStore(node: string, segments: readonly StoreSegment[], wr
       segments.map((s) => ({ logical: s.storeOffset, physical: s.physical, length: s.length })),
       name,
     );
-    return { device, store, close: () => store.close() };
+    return { deviceNumber: fromDevT(fs.statSync(node).rdev), device, store, close: () => store.close() };
   } catch (err) {
     device.close();
     throw err;

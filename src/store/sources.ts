@@ -15,11 +15,17 @@ import { isErrno } from '../linux/errors.js';
 import { readManifest } from './manifest.js';
 import { openManifestStore } from './raw-device.js';
 import { storesDir } from './state-dir.js';
+import { deviceMapperIfPresent } from './dm-presence.js';
+import { originRangesOver } from './overlap.js';
+import { fromDevT } from '../linux/device-number.js';
 
 export interface StoreSource {
   readonly io: BlockIo;
-  /** for a store of ours: its extents on its device, never to be merged over */
-  readonly storeExtents: OriginRange[];
+  /**
+   * The ranges of `origin` that hold this store's own blocks (none for a
+   * store that is not ours, or an origin elsewhere): a merge must never write there.
+   */
+  storeRangesOn(origin: string, originSize: number): OriginRange[];
 }
 
 function openOrExplain(file: string, what: string, options: { writable?: boolean; exclusive?: boolean }): FileIo {
@@ -108,10 +114,22 @@ export async function openStoreSource(
   if (source.store !== undefined) {
     const m = readManifest(source.stateDir, source.store);
     const raw = await openManifestStore(m, writable);
-    return { io: raw.store, storeExtents: m.segments.map((s) => ({ offset: s.physical, length: s.length })) };
+    return {
+      io: raw.store,
+      storeRangesOn(origin, originSize) {
+        const st = fs.statSync(origin);
+        if (!st.isBlockDevice()) return [];
+        const dm = deviceMapperIfPresent();
+        try {
+          return originRangesOver(dm, { dev: fromDevT(st.rdev), size: originSize }, raw.deviceNumber, m.segments.map((s) => ({ offset: s.physical, length: s.length })));
+        } finally {
+          dm?.close();
+        }
+      },
+    };
   }
   const file = path.resolve(source.cow!);
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (st?.isFile()) refuseUnwritten(file, source.stateDir);
-  return { io: openOrExplain(file, 'store', { writable, exclusive: writable }), storeExtents: [] };
+  return { io: openOrExplain(file, 'store', { writable, exclusive: writable }), storeRangesOn: () => [] };
 }

@@ -51,7 +51,7 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
   try {
     // Exclusive even for a dry run: it must not promise a merge the real run refuses.
     origin = openOrigin(options.origin, writable, true);
-    const storeExtents = source.storeExtents;
+    const storeExtents = source.storeRangesOn(options.origin, origin.size);
     if (options.force) ctx.err('warning: --force: merging even if the snapshot is Invalid; the result may be corrupt');
     const bar = ctx.progress('merging', (n) => `${n} chunks`);
     let s: MergeSummary;

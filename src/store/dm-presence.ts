@@ -1,0 +1,15 @@
+import { DeviceMapper } from '../dm/client.js';
+import { DmError } from '../dm/errors.js';
+
+/**
+ * The device-mapper client, or undefined on a system without device-mapper
+ * (a recovery system, a kernel without dm-mod): there nothing can be stacked.
+ */
+export function deviceMapperIfPresent(): DeviceMapper | undefined {
+  try {
+    return DeviceMapper.open();
+  } catch (err) {
+    if (err instanceof DmError && (err.code === 'ENOENT' || err.code === 'ENODEV' || err.code === 'ENXIO')) return undefined;
+    throw err;
+  }
+}
