@@ -16,31 +16,29 @@
 export function sortedPositions(values: Float64Array): Uint32Array {
   const n = values.length;
   const order = new Uint32Array(n);
-  let ascending = true;
-  let max = 0;
-  for (let k = 0; k < n; k++) {
-    const v = values[k]!;
-    if (v <= max && k > 0) ascending = false;
-    if (v > max) max = v;
-  }
-  if (ascending) {
-    for (let k = 0; k < n; k++) order[k] = k;
-    return order;
-  }
   let bits = 0;
   while (2 ** bits < n) bits++;
-  if (max >= 2 ** (64 - bits)) {
-    for (let k = 0; k < n; k++) order[k] = k;
-    return order.sort((a, b) => values[a]! - values[b]! || a - b);
-  }
-  // key = value·2^bits + position, written as two u32 words (little-endian).
+  // key = value·2^bits + position, as two u32 words (little-endian), built
+  // in the same pass that finds whether the column is ascending already and
+  // whether every value fits.
   const words = new Uint32Array(2 * n);
   const lowSpan = 2 ** (32 - bits);
+  const limit = 2 ** (64 - bits);
+  let ascending = true;
+  let fits = true;
+  let previous = -1;
   for (let k = 0; k < n; k++) {
     const v = values[k]!;
+    if (v <= previous) ascending = false;
+    if (v >= limit) fits = false;
+    previous = v;
     const high = Math.floor(v / lowSpan);
     words[2 * k] = (v - high * lowSpan) * 2 ** bits + k;
     words[2 * k + 1] = high;
+  }
+  if (ascending || !fits) {
+    for (let k = 0; k < n; k++) order[k] = k;
+    return ascending ? order : order.sort((a, b) => values[a]! - values[b]! || a - b);
   }
   new BigUint64Array(words.buffer).sort();
   const mask = 2 ** bits - 1;

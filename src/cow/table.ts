@@ -218,12 +218,13 @@ export function readTable(io: BlockIo): CowTable {
       break;
     }
     full = false;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
     for (let i = 0; i < layout.epa; i++) {
       const entry = i * DiskException.size;
-      const newChunk = readU64Number(buf, entry + NEW_AT);
+      const newChunk = readU64Number(view, entry + NEW_AT);
       if (newChunk === 0) break;
       if (i === layout.epa - 1) full = true;
-      const oldChunk = readU64Number(buf, entry + OLD_AT);
+      const oldChunk = readU64Number(view, entry + OLD_AT);
       const bad =
         newChunk >= storeChunks
           ? 'new-beyond-store'
