@@ -15,7 +15,7 @@ export function progressBar(stream: NodeJS.WriteStream, label: string, show: (n:
   const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
   const bar = new SingleBar(
     { format: `${label} [{bar}] {percentage}% {doneText}/{totalText} eta {eta_formatted}`, stream, hideCursor: true },
-    Presets.shades_classic,
+    Presets.legacy,
   );
   let started = false;
   return {
