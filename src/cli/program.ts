@@ -25,6 +25,19 @@ function common(cmd: Command): Command {
 }
 
 export function buildProgram(ctx: CommandContext): Command {
+  /**
+   * A command's action: its module is imported only when it runs; `options`
+   * turns commander's options and arguments into the module's options.
+   */
+  const command =
+    (module: string, options: (opts: Record<string, unknown>, arg?: string) => object) =>
+    async (...args: unknown[]): Promise<void> => {
+      // commander passes the positional arguments, then the options, then the command.
+      const opts = args[args.length - 2] as Record<string, unknown>;
+      const { run } = (await import(`./commands/${module}.js`)) as { run: (o: object, c: CommandContext) => Promise<void> };
+      await run(options(opts, args.length > 2 ? (args[0] as string | undefined) : undefined), ctx);
+    };
+
   const program = new Command('snapstore')
     .description('A way back for OTA updaters: a preallocated file as a device-mapper snapshot store')
     .exitOverride((err: CommanderError) => {
@@ -45,56 +58,31 @@ export function buildProgram(ctx: CommandContext): Command {
       .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
       .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
       .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)'),
-  ).action(async (name: string, opts) => {
-    const { run } = await import('./commands/store-create.js');
-    await run({ name, ...opts }, ctx);
-  });
+  ).action(command('store-create', (opts, name) => ({ name, ...opts })));
 
-  common(store.command('list').description('the stores this state directory knows, and what uses each')).action(async (opts) => {
-    const { run } = await import('./commands/store-list.js');
-    await run(opts, ctx);
-  });
+  common(store.command('list').description('the stores this state directory knows, and what uses each')).action(command('store-list', (opts) => opts));
 
-  common(store.command('verify <name>').description("re-map a store and compare it with its manifest")).action(
-    async (name: string, opts) => {
-      const { run } = await import('./commands/store-verify.js');
-      await run({ name, ...opts }, ctx);
-    },
-  );
+  common(store.command('verify <name>').description("re-map a store and compare it with its manifest")).action(command('store-verify', (opts, name) => ({ name, ...opts })));
 
   common(
     store.command('delete <name>').description('clear the immutable flag, delete the store file and its manifest'),
-  ).action(async (name: string, opts) => {
-    const { run } = await import('./commands/store-delete.js');
-    await run({ name, ...opts }, ctx);
-  });
+  ).action(command('store-delete', (opts, name) => ({ name, ...opts })));
 
   common(
     store
       .command('attach <name>')
       .description('map a store as /dev/mapper/snapstore-NAME-cow, after checking its map still holds')
       .option('--no-fallback', 'fail (EBUSY explained) rather than use a loop device when the filesystem is directly on a partition'),
-  ).action(async (name: string, opts) => {
-    const { run } = await import('./commands/store-attach.js');
-    await run({ name, ...opts }, ctx);
-  });
+  ).action(command('store-attach', (opts, name) => ({ name, ...opts })));
 
-  common(store.command('detach <name>').description('remove the store\'s dm device (and loop device), and pin the file again')).action(
-    async (name: string, opts) => {
-      const { run } = await import('./commands/store-detach.js');
-      await run({ name, ...opts }, ctx);
-    },
-  );
+  common(store.command('detach <name>').description('remove the store\'s dm device (and loop device), and pin the file again')).action(command('store-detach', (opts, name) => ({ name, ...opts })));
 
   program
     .command('map <file>')
     .description("print the file's extents as a dm `linear` table (or --json); changes nothing")
     .option('--chunk-size <size>', 'align extents to this chunk size on the device', '4K')
     .option('--json', 'print the extents as JSON')
-    .action(async (file: string, opts) => {
-      const { run } = await import('./commands/map.js');
-      await run({ file, ...opts }, ctx);
-    });
+    .action(command('map', (opts, file) => ({ file, ...opts })));
 
   common(
     program
@@ -102,10 +90,7 @@ export function buildProgram(ctx: CommandContext): Command {
       .description('report on a dm-snapshot persistent store: a device or image (any maker), or --store NAME (ours)')
       .option('--store <name>', 'one of our stores, read raw through its map')
       .option('--exceptions', 'also list every exception (origin chunk -> store chunk)'),
-  ).action(async (cow: string | undefined, opts) => {
-    const { run } = await import('./commands/inspect.js');
-    await run({ cow, ...opts }, ctx);
-  });
+  ).action(command('inspect', (opts, cow) => ({ cow, ...opts })));
 
   common(
     program
@@ -118,10 +103,7 @@ export function buildProgram(ctx: CommandContext): Command {
       .option('--force', 'merge a store marked invalid (the result may be corrupt)')
       .option('--verify', 're-read what was written and compare')
       .option('--dry-run', 'say what would be written, write nothing'),
-  ).action(async (opts) => {
-    const { run } = await import('./commands/merge.js');
-    await run(opts, ctx);
-  });
+  ).action(command('merge', (opts) => opts));
 
   common(
     program
@@ -131,10 +113,7 @@ export function buildProgram(ctx: CommandContext): Command {
       .option('--cow <dev>', 'the store: an image or block device')
       .option('--store <name>', 'the store: one of ours, read through its map')
       .option('--force', 'export from a store marked invalid'),
-  ).action(async (out: string, opts) => {
-    const { run } = await import('./commands/export.js');
-    await run({ out, ...opts }, ctx);
-  });
+  ).action(command('export', (opts, out) => ({ out, ...opts })));
 
   return program;
 }

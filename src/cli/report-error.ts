@@ -14,6 +14,10 @@ const ERRNO_HINTS: Record<string, string> = {
   EPERM: 'run as root',
   EACCES: 'run as root',
   ENOSPC: 'free space on that filesystem or ask for a smaller size',
+  ENOENT: 'check the path: it does not exist',
+  ENOTDIR: 'check the path: a part of it is not a directory',
+  EISDIR: 'give a file or a device, not a directory',
+  EROFS: 'that filesystem is mounted read-only',
 };
 
 /** What the user sees of an error: its message, its stable code, the way out. */
