@@ -85,7 +85,17 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
     if (fs.existsSync(parent)) {
       const dirFd = openOrThrow(parent, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
       try {
-        checkFilesystem(parent, fstatfs(dirFd, parent));
+        const info = fstatfs(dirFd, parent);
+        checkFilesystem(parent, info);
+        // Root's fallocate may take the blocks ext4 reserves for root: the
+        // system's emergency space. A store never does.
+        if (size > info.availableBytes) {
+          throw new SnapstoreError(
+            'ENOSPC',
+            `the filesystem of ${parent} has ${formatBytes(info.availableBytes)} available, less than the ${formatBytes(size)} store; nothing was created`,
+            { hint: 'free space there or ask for a smaller --size (the blocks reserved for root are never used for a store)' },
+          );
+        }
       } finally {
         fs.closeSync(dirFd);
       }

@@ -151,11 +151,25 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
   it('a full filesystem is reported as ENOSPC and leaves nothing behind', async () => {
     const before = listTree(lfs.storeDir);
     const size = `${Math.ceil(freeBytes(lfs.mountpoint) / (1 << 20)) + 64}M`;
-    const r = await snapstore(['store', 'create', 'full', '--store', path.join(lfs.storeDir, 'full'), '--size', size, '--state-dir', stateDir]);
+    const r = await snapstore(['store', 'create', 'full', '--store', path.join(lfs.storeDir, 'full'), '--size', size, '--state-dir', stateDir, '--json']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/no room .*ENOSPC.*nothing was left behind/);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ENOSPC', message: expect.stringMatching(/available, less than the .* store; nothing was created/) });
     expect(listTree(lfs.storeDir)).toEqual(before);
     expect(fs.existsSync(path.join(stateDir, 'stores', 'full.json'))).toBe(false);
+  });
+
+  it('never takes the blocks ext4 reserves for root', async () => {
+    if (type !== 'ext4') return;
+    const st = fs.statfsSync(lfs.mountpoint);
+    const reserved = (st.bfree - st.bavail) * st.bsize;
+    expect(reserved).toBeGreaterThan(1 << 20);
+    // More than is available to users, less than is free counting the reserve.
+    const size = `${Math.floor((st.bavail * st.bsize + reserved / 2) / 65536) * 64}K`;
+    const before = listTree(lfs.storeDir);
+    const r = await snapstore(['store', 'create', 'res', '--store', path.join(lfs.storeDir, 'res'), '--size', size, '--state-dir', stateDir]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/available, less than the .* store; nothing was created/);
+    expect(listTree(lfs.storeDir)).toEqual(before);
   });
 
   it('a failure after allocation removes the half-made store', async () => {
