@@ -22,6 +22,7 @@ import { checkPlacement } from './placement.js';
 import { checkSignatures, writeSignatures, zeroHeader } from './proof.js';
 import { openRawStore } from './raw-device.js';
 import { withStateLock } from './state-dir.js';
+import { readCreationRecord, removeCreationRecord, unfinishedCreation, writeCreationRecord } from './creation-record.js';
 
 export interface CreateStoreOptions {
   readonly name: string;
@@ -80,6 +81,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         hint: 'choose another name, or `snapstore store delete` the old one',
       });
     }
+    if (readCreationRecord(options.stateDir, name)) throw unfinishedCreation(options.stateDir, name);
     // The filesystem first: on tmpfs or btrfs, the directory's permissions are beside the point.
     const parent = path.dirname(path.resolve(options.file));
     if (fs.existsSync(parent)) {
@@ -102,6 +104,9 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
     }
     const file = checkPlacement(options.file);
 
+    // Before the file exists: a crash from here on leaves a record of it.
+    const startedAt = new Date().toISOString();
+    writeCreationRecord(options.stateDir, { name, file, startedAt });
     let fd: number;
     try {
       fd = fs.openSync(
@@ -110,6 +115,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         0o600,
       );
     } catch (err) {
+      removeCreationRecord(options.stateDir, name);
       if (isErrno(err, 'EEXIST')) {
         throw new SnapstoreError('PATH_EXISTS', `${file} appeared while we were checking it; nothing was created`, {
           hint: 'choose a path that does not exist',
@@ -118,6 +124,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
       throw fromNodeError(err, 'open', file);
     }
     try {
+      writeCreationRecord(options.stateDir, { name, file, identity: fileIdentity(fd, file), startedAt });
       log(`allocating ${formatBytes(size)} at ${file}`);
       try {
         fallocate(fd, file, bytes(0), size);
@@ -185,10 +192,11 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
         createdAt: new Date().toISOString(),
       };
       writeManifest(options.stateDir, manifest);
+      removeCreationRecord(options.stateDir, name);
       log(`store "${name}" recorded in ${options.stateDir}`);
       return manifest;
     } catch (err) {
-      throw undoCreate(err, fd, file);
+      throw undoCreate(err, fd, file, () => removeCreationRecord(options.stateDir, name));
     } finally {
       fs.closeSync(fd);
     }
@@ -211,12 +219,13 @@ function openProofDevice(node: string, segments: FileMap['segments']) {
 }
 
 /** Removes a half-made store and says so in the error; says what is left if that fails. */
-function undoCreate(err: unknown, fd: number, file: string): unknown {
+function undoCreate(err: unknown, fd: number, file: string, forget: () => void): unknown {
   let left: string | undefined;
   try {
     setImmutable(fd, file, false);
     fs.unlinkSync(file);
     fsyncDir(path.dirname(file));
+    forget();
   } catch (cleanupErr) {
     left = `${file} could not be removed (${(cleanupErr as Error).message}); remove it by hand: chattr -i ${file}; rm ${file}`;
   }

@@ -8,7 +8,9 @@ import { SnapstoreError } from '../errors.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
 import { fsyncDir, setImmutable } from '../linux/fs.js';
 import { unlinkDurable } from './atomic-write.js';
-import { readManifest } from './manifest.js';
+import { manifestExists, readManifest } from './manifest.js';
+import type { CreationRecord } from './creation-record.js';
+import { creationRecordPath, readCreationRecord, removeCreationRecord } from './creation-record.js';
 import { manifestPath, withStateLock } from './state-dir.js';
 import { storeUsers } from './in-use.js';
 import { describeMismatch, fileIdentity } from './file-identity.js';
@@ -22,6 +24,10 @@ export interface DeleteResult {
 
 export async function deleteStore(stateDir: string, name: string): Promise<DeleteResult> {
   return withStateLock(stateDir, () => {
+    if (!manifestExists(stateDir, name)) {
+      const record = readCreationRecord(stateDir, name);
+      if (record) return cleanUnfinished(stateDir, record);
+    }
     const m = readManifest(stateDir, name);
     const users = storeUsers(name, m.file);
     if (users.length) {
@@ -57,6 +63,43 @@ export async function deleteStore(stateDir: string, name: string): Promise<Delet
       fileDeleted = true;
     }
     unlinkDurable(manifestPath(stateDir, name));
+    // A create killed between its manifest and the end leaves its record too.
+    if (readCreationRecord(stateDir, name)) removeCreationRecord(stateDir, name);
     return { name, file: m.file, fileDeleted };
   });
+}
+
+/**
+ * What a killed `store create` left: its file (only if it is the one the
+ * record names, or still empty when the record had no identity yet) and the record.
+ */
+function cleanUnfinished(stateDir: string, record: CreationRecord): DeleteResult {
+  let fileDeleted = false;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(record.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw fromNodeError(err, 'open', record.file);
+  }
+  if (fd !== undefined) {
+    try {
+      const st = fs.fstatSync(fd);
+      const ours = record.identity
+        ? describeMismatch(record.file, fileIdentity(fd, record.file), record.identity) === undefined
+        : st.isFile() && st.size === 0;
+      if (!ours) {
+        throw new SnapstoreError('STORE_MISMATCH', `${record.file} is not the file the unfinished \`store create ${record.name}\` made, so it was not deleted`, {
+          hint: `check it by hand; then remove ${creationRecordPath(stateDir, record.name)}`,
+        });
+      }
+      setImmutable(fd, record.file, false);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.unlinkSync(record.file);
+    fsyncDir(path.dirname(record.file));
+    fileDeleted = true;
+  }
+  removeCreationRecord(stateDir, record.name);
+  return { name: record.name, file: record.file, fileDeleted };
 }

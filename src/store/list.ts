@@ -16,12 +16,16 @@ export interface StoreListing {
 export function listStores(stateDir: string): StoreListing[] {
   const dir = storesDir(stateDir);
   if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+  const entries = fs.readdirSync(dir);
+  return entries
+    // A record beside a manifest: the create got as far as its manifest.
+    .filter((f) => (f.endsWith('.json') || (f.endsWith('.creating') && !entries.includes(f.replace(/\.creating$/, '.json')))) && !f.startsWith('.'))
     .sort()
     .map((f) => {
-      const name = f.slice(0, -'.json'.length);
+      const name = f.replace(/\.(json|creating)$/, '');
+      if (f.endsWith('.creating')) {
+        return { name, problem: `an unfinished \`store create\`: run \`snapstore store delete ${name}\` to clean it up`, users: [] };
+      }
       try {
         const manifest = readManifest(stateDir, name);
         return { name, manifest, users: storeUsers(name, manifest.file) };
