@@ -26,6 +26,8 @@ test('offline merge vs the kernel snapshot-merge: 16,384 scattered 4 KiB excepti
       { name: 'o-cow', sizeMiB: 80 },
       { name: 'c-origin', sizeMiB: 256 },
       { name: 'c-cow', sizeMiB: 80 },
+      { name: 't-origin', sizeMiB: 256 },
+      { name: 't-cow', sizeMiB: 80 },
       { name: 'scratch', sizeMiB: 64 },
     ],
     env: { MERGE_LOOP: `${build}/merge-loop` },
