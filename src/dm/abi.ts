@@ -8,7 +8,7 @@
  * Nothing here performs I/O.
  */
 import { IOWR } from '../linux/ioctl.js';
-import { sectors, type Sectors } from '../units/units.js';
+import type { Sectors } from '../units/units.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { decodeHugeDev, encodeHugeDev } from './device-number.js';
 

@@ -14,6 +14,10 @@ export interface StoreSegment {
   readonly length: Bytes;
 }
 
+export function sameSegment(a: StoreSegment, b: StoreSegment): boolean {
+  return a.storeOffset === b.storeOffset && a.fileOffset === b.fileOffset && a.physical === b.physical && a.length === b.length;
+}
+
 /** Store segments column by column (see ExtentColumns for why). */
 export class SegmentColumns {
   count = 0;

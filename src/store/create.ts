@@ -7,10 +7,11 @@ import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
 import { mapOpenFile } from '../fiemap/map-file.js';
 import type { FileMap } from '../fiemap/map-file.js';
+import { sameSegment } from '../fiemap/align.js';
 import { checkFilesystem } from '../fiemap/filesystems.js';
 import { blockDeviceInfo } from '../linux/blockdev.js';
 import { isErrno, fromNodeError } from '../linux/errors.js';
-import { fallocate, fstatfs, fsync, fsyncDir, openOrThrow, setImmutable } from '../linux/fs.js';
+import { fallocate, fstatfs, fsync, openOrThrow, setImmutable } from '../linux/fs.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { bytes, formatBytes, plural } from '../units/units.js';
 import { fileIdentity } from './file-identity.js';
@@ -22,6 +23,7 @@ import { checkPlacement } from './placement.js';
 import { checkSignatures, writeSignatures, zeroHeader } from './proof.js';
 import { openRawStore } from './raw-device.js';
 import { withStateLock } from './state-dir.js';
+import { unlinkDurable } from './atomic-write.js';
 import { readCreationRecord, removeCreationRecord, unfinishedCreation, writeCreationRecord } from './creation-record.js';
 
 export interface CreateStoreOptions {
@@ -43,11 +45,7 @@ const ZERO_BLOCK = 1 << 20;
 const MIN_CHUNKS = 3;
 
 function sameSegments(a: FileMap, b: FileMap): boolean {
-  if (a.segments.length !== b.segments.length) return false;
-  return a.segments.every((s, i) => {
-    const t = b.segments[i]!;
-    return s.storeOffset === t.storeOffset && s.fileOffset === t.fileOffset && s.physical === t.physical && s.length === t.length;
-  });
+  return a.segments.length === b.segments.length && a.segments.every((s, i) => sameSegment(s, b.segments[i]!));
 }
 
 function writeZeros(fd: number, file: string, size: Bytes, onProgress?: (done: Bytes, total: Bytes) => void): void {
@@ -223,8 +221,7 @@ function undoCreate(err: unknown, fd: number, file: string, forget: () => void):
   let left: string | undefined;
   try {
     setImmutable(fd, file, false);
-    fs.unlinkSync(file);
-    fsyncDir(path.dirname(file));
+    unlinkDurable(file);
     forget();
   } catch (cleanupErr) {
     left = `${file} could not be removed (${(cleanupErr as Error).message}); remove it by hand: chattr -i ${file}; rm ${file}`;

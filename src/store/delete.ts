@@ -3,10 +3,9 @@
  * manifest. Refused while a dm or loop device uses the store.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
-import { fsyncDir, setImmutable } from '../linux/fs.js';
+import { setImmutable } from '../linux/fs.js';
 import { unlinkDurable } from './atomic-write.js';
 import { manifestExists, readManifest } from './manifest.js';
 import type { CreationRecord } from './creation-record.js';
@@ -35,33 +34,14 @@ export async function deleteStore(stateDir: string, name: string): Promise<Delet
         hint: 'detach it first (`snapstore store detach`)',
       });
     }
-    let fileDeleted = false;
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(m.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw fromNodeError(err, 'open', m.file);
-    }
-    if (fd !== undefined) {
-      try {
-        const other = describeMismatch(m.file, fileIdentity(fd, m.file), m);
-        if (other) {
-          throw new SnapstoreError('STORE_MISMATCH', `${other}; it is not our file, so it was not deleted`, {
-            hint: 'remove the manifest by hand if the store is gone: ' + manifestPath(stateDir, name),
-          });
-        }
-        setImmutable(fd, m.file, false);
-      } finally {
-        fs.closeSync(fd);
+    const fileDeleted = removeStoreFile(m.file, (fd) => {
+      const other = describeMismatch(m.file, fileIdentity(fd, m.file), m);
+      if (other) {
+        throw new SnapstoreError('STORE_MISMATCH', `${other}; it is not our file, so it was not deleted`, {
+          hint: 'remove the manifest by hand if the store is gone: ' + manifestPath(stateDir, name),
+        });
       }
-      try {
-        fs.unlinkSync(m.file);
-      } catch (err) {
-        throw fromNodeError(err, 'unlink', m.file);
-      }
-      fsyncDir(path.dirname(m.file));
-      fileDeleted = true;
-    }
+    });
     unlinkDurable(manifestPath(stateDir, name));
     // A create killed between its manifest and the end leaves its record too.
     if (readCreationRecord(stateDir, name)) removeCreationRecord(stateDir, name);
@@ -74,32 +54,40 @@ export async function deleteStore(stateDir: string, name: string): Promise<Delet
  * record names, or still empty when the record had no identity yet) and the record.
  */
 function cleanUnfinished(stateDir: string, record: CreationRecord): DeleteResult {
-  let fileDeleted = false;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(record.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw fromNodeError(err, 'open', record.file);
-  }
-  if (fd !== undefined) {
-    try {
-      const st = fs.fstatSync(fd);
-      const ours = record.identity
-        ? describeMismatch(record.file, fileIdentity(fd, record.file), record.identity) === undefined
-        : st.isFile() && st.size === 0;
-      if (!ours) {
-        throw new SnapstoreError('STORE_MISMATCH', `${record.file} is not the file the unfinished \`store create ${record.name}\` made, so it was not deleted`, {
-          hint: `check it by hand; then remove ${creationRecordPath(stateDir, record.name)}`,
-        });
-      }
-      setImmutable(fd, record.file, false);
-    } finally {
-      fs.closeSync(fd);
+  const fileDeleted = removeStoreFile(record.file, (fd) => {
+    const st = fs.fstatSync(fd);
+    const ours = record.identity
+      ? describeMismatch(record.file, fileIdentity(fd, record.file), record.identity) === undefined
+      : st.isFile() && st.size === 0;
+    if (!ours) {
+      throw new SnapstoreError('STORE_MISMATCH', `${record.file} is not the file the unfinished \`store create ${record.name}\` made, so it was not deleted`, {
+        hint: `check it by hand; then remove ${creationRecordPath(stateDir, record.name)}`,
+      });
     }
-    fs.unlinkSync(record.file);
-    fsyncDir(path.dirname(record.file));
-    fileDeleted = true;
-  }
+  });
   removeCreationRecord(stateDir, record.name);
   return { name: record.name, file: record.file, fileDeleted };
+}
+
+/**
+ * Deletes a store file for good: `mustBeOurs` throws if the open file is not
+ * the one we mean; then the immutable flag is cleared and the unlink made
+ * durable. False when the file was already gone.
+ */
+function removeStoreFile(file: string, mustBeOurs: (fd: number) => void): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw fromNodeError(err, 'open', file);
+  }
+  try {
+    mustBeOurs(fd);
+    setImmutable(fd, file, false);
+  } finally {
+    fs.closeSync(fd);
+  }
+  unlinkDurable(file);
+  return true;
 }

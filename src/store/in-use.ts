@@ -4,28 +4,24 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { loopsOverFile } from './loop.js';
 
 export function storeUsers(name: string, file: string): string[] {
-  const users: string[] = [];
   let entries: string[];
   try {
     entries = fs.readdirSync('/sys/block');
   } catch {
-    return users;
+    return [];
   }
+  const users: string[] = [];
   for (const dev of entries) {
-    const base = path.join('/sys/block', dev);
-    const read = (f: string): string | undefined => {
-      try {
-        return fs.readFileSync(path.join(base, f), 'utf8').trim();
-      } catch {
-        return undefined;
-      }
-    };
-    const dmName = read('dm/name');
-    if (dmName !== undefined && dmName.startsWith(`snapstore-${name}-`)) users.push(`dm device ${dmName} (/dev/${dev})`);
-    const backing = read('loop/backing_file');
-    if (backing !== undefined && backing.replace(/ \(deleted\)$/, '') === file) users.push(`loop device /dev/${dev}`);
+    let dmName: string;
+    try {
+      dmName = fs.readFileSync(path.join('/sys/block', dev, 'dm', 'name'), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (dmName.startsWith(`snapstore-${name}-`)) users.push(`dm device ${dmName} (/dev/${dev})`);
   }
-  return users;
+  return [...users, ...loopsOverFile(file).map((loop) => `loop device ${loop}`)];
 }

@@ -27,13 +27,13 @@ export async function detachLoop(device: string): Promise<void> {
   }
 }
 
-/** Loop devices whose backing file is `file` (read from sysfs). */
+/** Loop devices whose backing file is `file` (read from sysfs; the kernel marks an unlinked one " (deleted)"). */
 export function loopsOverFile(file: string): string[] {
   const out: string[] = [];
   for (const dev of fs.readdirSync('/sys/block').filter((d) => d.startsWith('loop'))) {
     try {
       const backing = fs.readFileSync(path.join('/sys/block', dev, 'loop', 'backing_file'), 'utf8').trim();
-      if (backing === file) out.push(`/dev/${dev}`);
+      if (backing.replace(/ \(deleted\)$/, '') === file) out.push(`/dev/${dev}`);
     } catch {
       // not attached
     }

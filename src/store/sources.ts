@@ -14,7 +14,7 @@ import { queryExtents } from '../fiemap/query.js';
 import { isErrno } from '../linux/errors.js';
 import { readManifest } from './manifest.js';
 import { openManifestStore } from './raw-device.js';
-import { storesDir } from './state-dir.js';
+import { listStores } from './list.js';
 import { deviceMapperIfPresent } from './dm-presence.js';
 import { originRangesOver } from './overlap.js';
 import { fromDevT } from '../linux/device-number.js';
@@ -56,19 +56,10 @@ export function openOrigin(file: string, writable: boolean, exclusive = writable
   return openOrExplain(file, 'origin', { writable, exclusive });
 }
 
-/** The manifest name of ours whose store file is `file`, if any. */
+/** The name of our store whose file is `file`, if any (damaged manifests name nothing). */
 function ourStoreNamed(stateDir: string, file: string): string | undefined {
   const real = fs.realpathSync(file);
-  for (const entry of fs.existsSync(storesDir(stateDir)) ? fs.readdirSync(storesDir(stateDir)) : []) {
-    if (!entry.endsWith('.json')) continue;
-    const name = entry.slice(0, -'.json'.length);
-    try {
-      if (readManifest(stateDir, name).file === real) return name;
-    } catch {
-      // a damaged manifest names nothing
-    }
-  }
-  return undefined;
+  return listStores(stateDir).find((s) => s.manifest?.file === real)?.name;
 }
 
 /**

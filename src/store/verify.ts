@@ -4,6 +4,7 @@
  * the map says, over whatever now lives there.
  */
 import * as fs from 'node:fs';
+import { sameSegment } from '../fiemap/align.js';
 import { mapOpenFile } from '../fiemap/map-file.js';
 import { blockDeviceInfo } from '../linux/blockdev.js';
 import { fromNodeError } from '../linux/errors.js';
@@ -49,7 +50,7 @@ export async function verifyStore(stateDir: string, name: string): Promise<Verif
     for (let i = 0; i < n && reported < 5; i++) {
       const a = manifest.segments[i];
       const b = map.segments[i];
-      if (!a || !b || a.storeOffset !== b.storeOffset || a.fileOffset !== b.fileOffset || a.physical !== b.physical || a.length !== b.length) {
+      if (!a || !b || !sameSegment(a, b)) {
         problems.push(`segment ${i}: manifest ${a ? `${a.length} bytes at device byte ${a.physical}` : 'none'}, now ${b ? `${b.length} bytes at device byte ${b.physical}` : 'none'}`);
         reported++;
       }
