@@ -8,6 +8,8 @@
 import { type Bytes, type ChunkSize, bytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import type { BlockIo } from './io.js';
+import { rangeOrder } from './order.js';
+import type { CowTable } from './table.js';
 
 export interface CopyLimits {
   /** Largest single read of the store. */
@@ -152,4 +154,22 @@ export function ioFailure(err: unknown, what: string): SnapstoreError {
     hint: 'nothing was marked merged past the last completed batch: fix the device and run the same command again, it resumes',
     cause: err,
   });
+}
+
+/**
+ * One batch of a table, entries [start, end): its data read from the store in
+ * large runs, and the origin writes planned, sorted and coalesced. Merge and
+ * export both copy this way; they differ in what they write to and commit.
+ */
+export function readBatch(
+  store: BlockIo,
+  table: CowTable,
+  start: number,
+  end: number,
+  originSize: Bytes,
+  limits: CopyLimits,
+): { data: BatchData; plan: WritePlan } {
+  const data = readData(store, table.newChunks.subarray(start, end), rangeOrder(table.newChunks, table.byNew, start, end), table.chunk, limits);
+  const plan = new WritePlan(table.oldChunks.subarray(start, end), rangeOrder(table.oldChunks, table.byOld, start, end), table.chunk, originSize, limits);
+  return { data, plan };
 }

@@ -8,8 +8,7 @@ import { type Bytes, bytes, formatBytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import type { BlockIo } from './io.js';
 import { type MergeOptions, prepareMerge } from './merge.js';
-import { DEFAULT_LIMITS, WritePlan, ioFailure, readData, runBytes } from './copy.js';
-import { rangeOrder } from './order.js';
+import { DEFAULT_LIMITS, ioFailure, readBatch, runBytes } from './copy.js';
 
 export interface ExportSummary {
   readonly originBytes: Bytes;
@@ -57,8 +56,7 @@ export function exportView(
   const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
   for (let start = 0; start < count; start += perBatch) {
     const end = Math.min(count, start + perBatch);
-    const data = readData(store, table.newChunks.subarray(start, end), rangeOrder(table.newChunks, table.byNew, start, end), chunk, limits);
-    const plan = new WritePlan(table.oldChunks.subarray(start, end), rangeOrder(table.oldChunks, table.byOld, start, end), chunk, origin.size, limits);
+    const { data, plan } = readBatch(store, table, start, end, origin.size, limits);
     for (let r = 0; r < plan.runs; r++) {
       try {
         out.write(plan.offset(r), runBytes(plan, r, data, scratch));

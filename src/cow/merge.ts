@@ -24,8 +24,7 @@ import { DiskException } from './format.js';
 import type { BlockIo } from './io.js';
 import { MergeRecord } from './merge-record.js';
 import { type CowTable, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
-import { type BatchData, type CopyLimits, DEFAULT_LIMITS, WritePlan, ioFailure, readData, runBytes } from './copy.js';
-import { rangeOrder } from './order.js';
+import { type BatchData, type CopyLimits, DEFAULT_LIMITS, WritePlan, ioFailure, readBatch, runBytes } from './copy.js';
 
 export interface MergeProgress {
   readonly doneChunks: number;
@@ -190,9 +189,8 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
   const scratch = Buffer.allocUnsafe(limits.maxWriteBytes);
   for (let end = all; end > 0; ) {
     const start = Math.max(0, end - perBatch);
-    const data = readData(store, table.newChunks.subarray(start, end), rangeOrder(table.newChunks, table.byNew, start, end), chunk, limits);
+    const { data, plan } = readBatch(store, table, start, end, origin.size, limits);
     reads += data.reads;
-    const plan = new WritePlan(table.oldChunks.subarray(start, end), rangeOrder(table.oldChunks, table.byOld, start, end), chunk, origin.size, limits);
     for (let r = 0; r < plan.runs; r++) {
       writeRun(origin, plan, r, runBytes(plan, r, data, scratch));
       writes++;
