@@ -1,19 +1,129 @@
 /**
- * The error every layer throws for an outcome the user must act on. The
- * message names the thing and the reason; `hint` says the way out; `code` is
- * stable for scripts (shown by `--json`).
+ * The one error family. Every outcome a library call reports is a
+ * SnapstoreError: the message names the thing and the reason, `hint` says
+ * the way out, `code` is stable for scripts (`--json` prints it). Codes are
+ * listed once, below, with what each means; a failed system call carries its
+ * errno's name (ENOSPC, EBUSY, ...) as its code instead.
  */
+import type { constants } from 'node:os';
+
+export const ERROR_CODES = {
+  // command line and input
+  USAGE: 'the command line was not understood',
+  BAD_VALUE: 'a size, chunk size or other value given is not acceptable',
+  BAD_NAME: 'a name is not allowed (letters, digits, ".", "_", "-")',
+  BAD_SIZE: 'a store size is not a whole number of chunks, or too small',
+  USAGE_STORE: 'give exactly one of --cow and --store',
+  MERGE_NEEDS_OFFLINE: 'merge without --offline is not a command of its own',
+  RELATIVE_PATH: 'a path that must be absolute was given relative',
+  // the state directory and what is in it
+  STATE_DIR_MISSING: 'there is no state directory at the path given',
+  STATE_DIR_NOT_DIRECTORY: 'the state directory path is not a directory',
+  STATE_DIR_READ_ONLY: 'the state directory sits on a read-only filesystem',
+  STATE_UNTRUSTED: 'a state directory, folder above it or file in it could be changed by a user other than root',
+  NOT_ROOT: 'the command needs root',
+  LOCKED: 'another snapstore command holds the state directory lock',
+  MANIFEST_INVALID: 'a manifest does not validate',
+  RECORD_INVALID: 'an intent record does not validate',
+  // stores
+  NO_SUCH_STORE: 'no store of that name in the state directory',
+  STORE_EXISTS: 'a store of that name exists already',
+  CREATE_UNFINISHED: 'an earlier store create did not finish',
+  PATH_EXISTS: 'the store path exists already',
+  BAD_PARENT: 'the store directory is unsafe or missing',
+  NOT_A_FILE: 'a path that must be a regular file is not one',
+  FS_UNSUPPORTED: 'the filesystem cannot hold a store (not ext4 or xfs)',
+  EXTENT_REFUSED: 'an extent of the file cannot be mapped raw',
+  EMPTY_MAP: 'no whole chunk of the file is aligned on its device',
+  MAP_CHANGED: 'the file moved while it was being mapped',
+  MAP_PROOF_FAILED: 'the map did not prove: the device does not hold what the file does',
+  MAP_OUTSIDE_DEVICE: 'the map lies outside the device it names',
+  RAW_DEVICE_DENIED: 'the system refused a raw write to the filesystem device',
+  STORE_STALE: 'the store no longer matches its manifest',
+  STORE_MISMATCH: 'the file at the store path is not the store',
+  STORE_IN_USE: 'a dm or loop device uses the store',
+  STORE_FS_ABSENT: 'the filesystem the store lives on is not present',
+  NO_STABLE_ID: 'a device has no identity that survives a reboot',
+  DEVICE_NOT_FOUND: 'the device a manifest names is not present',
+  DEVICE_AMBIGUOUS: 'several devices carry the identity a manifest names',
+  DEVICE_BUSY: 'a device is held by a mounted filesystem',
+  DEVICE_IN_USE: 'a device an offline tool must own is in use',
+  STACK_UNSUPPORTED: 'a dm target in the stack cannot be mapped through',
+  ALREADY_ATTACHED: 'the store is attached already',
+  ATTACH_LEFTOVER: 'a loop device from an earlier attach is still there',
+  LOOP_FAILED: 'losetup failed',
+  // offline tools
+  NO_SUCH_FILE: 'an input does not exist',
+  IS_A_DIRECTORY: 'an input is a directory',
+  SAME_DEVICE: 'origin and store are the same blocks',
+  EXPORT_EXISTS: 'the export target exists already',
+  STORE_FILE_UNWRITTEN: 'a store file read through its filesystem would show zeros, not what the kernel wrote',
+  EXPORT_OVERWRITES_INPUT: 'the export target is one of its inputs',
+  INTERRUPTED: 'a signal stopped the command; it says what it left',
+  // the exception store format
+  COW_NEVER_WRITTEN: 'the store was never written by a snapshot',
+  COW_BAD_MAGIC: 'not a persistent exception store',
+  COW_BAD_VERSION: 'unknown store format version',
+  COW_BAD_CHUNK_SIZE: 'the store header has an impossible chunk size',
+  COW_TRUNCATED: 'the store is shorter than its table',
+  COW_SHORT_READ: 'a structure lies past the end of what was read',
+  COW_NEW_CHUNK_BEYOND_STORE: 'an exception points past the store',
+  COW_NEW_CHUNK_ON_METADATA: 'an exception points at a metadata chunk',
+  COW_OLD_CHUNK_BEYOND_ORIGIN: 'an exception lies beyond the origin',
+  COW_OLD_CHUNK_IN_STORE: "an exception lies inside the store's own extents",
+  COW_DUPLICATE_OLD_CHUNK: 'two exceptions for one origin chunk',
+  COW_DUPLICATE_NEW_CHUNK: 'two exceptions share one data chunk',
+  COW_INVALID: 'the snapshot was invalidated by the kernel',
+  COW_BAD_MERGE_RECORD: 'a merge record of an unknown version',
+  COW_MAP_GAP: 'a store map has a gap or overlap',
+  COW_MAP_BEYOND_DEVICE: 'a store map lies beyond its device',
+  COW_IO: 'an I/O error during a copy',
+  COW_VERIFY_MISMATCH: 'the origin did not read back what was written',
+  COW_EXPORT_TOO_SMALL: 'the export target is smaller than the origin',
+  COW_STORE_FULL: 'no room left in the store',
+  // device-mapper
+  DM_ABI: 'the kernel returned a dm structure that does not validate',
+  DM_TABLE: 'a dm table or target is malformed',
+  DM_STATUS: 'a dm status line is not understood',
+  DM_CLOSED: 'the device-mapper client was closed',
+  // any layer
+  IO_SHORT: 'a device ended before a read did',
+  NO_BLOCK_DEVICE: 'no such block device',
+  OVERFLOW: 'a number is beyond what can be handled exactly',
+  BUG: "snapstore's own code broke one of its rules: report it",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+/** EBUSY, ENOSPC...: the code of an error that a failed system call caused. */
+export type ErrnoName = keyof typeof constants.errno;
+
+export interface SnapstoreErrorOptions {
+  readonly hint?: string | undefined;
+  readonly cause?: unknown;
+  /** the command line was wrong (exit code 2), not the system */
+  readonly usage?: boolean;
+}
+
 export class SnapstoreError extends Error {
   override name = 'SnapstoreError';
+  /** An ErrorCode, or an errno name (EBUSY) for a failed system call. */
   readonly code: string;
   readonly hint: string | undefined;
-  /** the command line was wrong (exit code 2), not the system */
   readonly usage: boolean;
 
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown; usage?: boolean } = {}) {
+  constructor(code: ErrorCode | ErrnoName, message: string, options: SnapstoreErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
     this.usage = options.usage ?? false;
   }
+}
+
+/**
+ * Adds a note to an error's message (what was undone, what is left) and
+ * returns it. The error keeps its class, code and hint.
+ */
+export function withNote<E>(err: E, note: string): E {
+  if (err instanceof Error) err.message = `${err.message}; ${note}`;
+  return err;
 }

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { guestDisk, requireGuest, resultsDir } from '../../test/vm/guest.js';
 import { DeviceMapper } from '../../src/dm/client.js';
 import { DM_IOCTL_SIZE, encodeRequest, targetSpecsSize, writeTargetSpecs } from '../../src/dm/abi.js';
-import { formatTable, LinearTarget, tableFromSpecs, tableSpecs, type Table } from '../../src/dm/targets.js';
+import { LinearTarget, tableFromSpecs, tableSpecs, type Table } from '../../src/dm/targets.js';
+import { formatTable } from '../../src/dm/table-text.js';
 import { fromDevT } from '../../src/linux/device-number.js';
 import { sectors } from '../../src/units/units.js';
 

@@ -13,7 +13,7 @@ const runs = Number(process.argv[2] ?? 15);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts });
 
 const { mapFile } = await import(path.join(root, 'dist/fiemap/map-file.js'));
-const { linearTableBuffer } = await import(path.join(root, 'dist/store/cow-table.js'));
+const { linearTableText } = await import(path.join(root, 'dist/dm/table-text.js'));
 const { fallocate, punchHole } = await import(path.join(root, 'dist/linux/fs.js'));
 const { bytes, chunkSize } = await import(path.join(root, 'dist/units/units.js'));
 
@@ -63,7 +63,7 @@ try {
   const inProcess = measure(() => {
     const t = process.hrtime.bigint();
     const m = mapFile(file, chunk);
-    linearTableBuffer(m.columns, m.device);
+    linearTableText({ count: m.columns.count, start: m.columns.storeOffset, length: m.columns.length, offset: m.columns.physical }, m.device);
     return Number(process.hrtime.bigint() - t) / 1e6;
   });
   const bin = path.join(root, 'bin/snapstore');

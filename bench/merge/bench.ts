@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { bytes, chunkSize, chunks } from '../../src/units/units.js';
-import { FileIo } from '../../src/cow/file-io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { CowWriter } from '../../src/cow/writer.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 

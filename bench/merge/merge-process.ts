@@ -1,5 +1,5 @@
 /** Our merge as a whole process, for whole-process timing: `node merge-process.js ORIGIN STORE`. */
-import { FileIo } from '../../src/cow/file-io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 
 const [originPath = '', storePath = ''] = process.argv.slice(2);

@@ -3,12 +3,15 @@ import { progressBar } from './progress.js';
 
 /**
  * What a command needs from the outside world: where to print, whether JSON
- * was asked for, whether a person is watching (progress bars). Commands take
- * this instead of touching process.stdout, so tests can capture them.
+ * was asked for, whether a person is watching (progress bars), and the
+ * signal that asks it to stop (SIGINT, SIGTERM). Commands take this instead
+ * of touching process.stdout, so tests can capture them.
  */
 export interface CommandContext {
   readonly json: boolean;
   readonly isTTY: boolean;
+  /** Fires on SIGINT or SIGTERM (its reason names the signal): stop at a safe point. */
+  readonly signal?: AbortSignal;
   /** One line of the command's result (stdout). */
   out(line: string): void;
   /** Bulk result text, written as it is (stdout, not with --json). */
@@ -21,21 +24,35 @@ export interface CommandContext {
   progress(label: string, show: (n: number) => string): Progress;
 }
 
-export function processContext(json: boolean): CommandContext {
+/**
+ * The context of a real process. Output to a pipe that was closed (`| head`)
+ * ends quietly: further output is dropped, the command's work is not cut short.
+ */
+export function processContext(json: boolean, signal?: AbortSignal): CommandContext {
+  let closed = false;
+  const ignoreEpipe = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+    else throw err;
+  };
+  process.stdout.on('error', ignoreEpipe);
+  process.stderr.on('error', ignoreEpipe);
+  const write = (stream: NodeJS.WriteStream, data: string | Buffer) => {
+    if (!closed) stream.write(data);
+  };
   return {
     json,
     isTTY: Boolean(process.stderr.isTTY),
+    ...(signal ? { signal } : {}),
     out: (line) => {
-      if (!json) process.stdout.write(`${line}\n`);
+      if (!json) write(process.stdout, `${line}\n`);
     },
     outRaw: (data) => {
-      if (!json) process.stdout.write(data);
+      if (!json) write(process.stdout, data);
     },
-    err: (line) => process.stderr.write(`${line}\n`),
+    err: (line) => write(process.stderr, `${line}\n`),
     result: (value) => {
-      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json) write(process.stdout, `${JSON.stringify(value, null, 2)}\n`);
     },
-    progress: (label, show) =>
-      process.stderr.isTTY && !json ? progressBar(process.stderr, label, show) : { update() {}, stop() {} },
+    progress: (label, show) => (process.stderr.isTTY && !json ? progressBar(process.stderr, label, show) : { update() {}, stop() {} }),
   };
 }

@@ -7,9 +7,9 @@
  */
 import { type Bytes, type ChunkSize, bytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
-import type { BlockIo } from './io.js';
+import type { BlockIo } from '../blockio/block-io.js';
 import { rangeOrder } from './order.js';
-import type { CowTable } from './table.js';
+import type { CowTable } from './exception-table.js';
 
 export interface CopyLimits {
   /** Largest single read of the store. */

@@ -4,9 +4,11 @@
  * check a rollback (mount the image, diff it) before merging.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { throwIfInterrupted } from '../util/interrupt.js';
 import { type Bytes, bytes, formatBytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
-import type { BlockIo } from './io.js';
+import type { BlockIo } from '../blockio/block-io.js';
 import { type MergeOptions, prepareMerge } from './merge.js';
 import { DEFAULT_LIMITS, ioFailure, readBatch, runBytes } from './copy.js';
 
@@ -21,12 +23,30 @@ const CLONE_BYTES = 8 << 20;
 /** Exceptions applied per batch (bounds memory like a merge batch). */
 const BATCH_BYTES = 64 << 20;
 
-export function exportView(
-  origin: BlockIo,
-  store: BlockIo,
-  out: BlockIo,
-  options: Pick<MergeOptions, 'force' | 'limits' | 'onProgress'> = {},
-): ExportSummary {
+type ExportOptions = Pick<MergeOptions, 'force' | 'limits' | 'onProgress'>;
+
+/** Writes the view (synchronous). */
+export function exportView(origin: BlockIo, store: BlockIo, out: BlockIo, options: ExportOptions = {}): ExportSummary {
+  const steps = exportSteps(origin, store, out, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The same, stopping when `signal` fires (between copies): the caller removes what was written. */
+export async function exportViewInterruptible(origin: BlockIo, store: BlockIo, out: BlockIo, options: ExportOptions & { signal?: AbortSignal }): Promise<ExportSummary> {
+  const steps = exportSteps(origin, store, out, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await yieldToLoop();
+    throwIfInterrupted(options.signal, `while exporting to ${out.name}`);
+  }
+}
+
+/** The export as steps: it yields after each piece written. */
+function* exportSteps(origin: BlockIo, store: BlockIo, out: BlockIo, options: ExportOptions): Generator<undefined, ExportSummary> {
   const started = performance.now();
   const table = prepareMerge(origin, store, { force: options.force });
   if (out.size < origin.size) {
@@ -47,6 +67,7 @@ export function exportView(
     } catch (err) {
       throw ioFailure(err, `writing ${out.name} at byte ${at}`);
     }
+    yield;
   }
   const { chunk, count } = table;
   const limits = options.limits ?? DEFAULT_LIMITS;
@@ -67,6 +88,7 @@ export function exportView(
       moved += plan.length(r);
       options.onProgress?.({ doneChunks: done, totalChunks: count, doneBytes: bytes(moved) });
     }
+    yield;
   }
   try {
     out.flush();

@@ -2,13 +2,8 @@
  * The dm-snapshot persistent exception store, offline: read, validate, write,
  * merge, export, inspect. See README.md here.
  */
-export type { BlockIo, IoOp } from './io.js';
-export { MemoryIo, FaultyIo } from './io.js';
-export { FileIo } from './file-io.js';
-export type { StoreExtent } from './mapped-io.js';
-export { MappedIo } from './mapped-io.js';
-export type { CowException, CowTable, OriginRange } from './table.js';
-export { readTable, checkAgainstOrigin } from './table.js';
+export type { CowException, CowTable } from './exception-table.js';
+export { readTable, checkAgainstOrigin } from './exception-table.js';
 export { CowWriter } from './writer.js';
 export type { MergeOptions, MergeOutcome, MergeProgress, MergeSummary } from './merge.js';
 export { mergeOffline } from './merge.js';

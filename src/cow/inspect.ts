@@ -4,8 +4,8 @@
  * the usage the kernel would report (allocated/total metadata, in sectors).
  */
 import { type Bytes, type Sectors, bytes, bytesToSectors, chunks, chunksToBytes, mul } from '../units/units.js';
-import type { BlockIo } from './io.js';
-import { type CowException, readTable } from './table.js';
+import type { BlockIo } from '../blockio/block-io.js';
+import { type CowException, readTable } from './exception-table.js';
 import { HEADER_CHUNKS } from './format.js';
 import type { MergeState } from './merge-record.js';
 

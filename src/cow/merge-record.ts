@@ -15,7 +15,7 @@ import { SECTOR_BYTES, bytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import { DiskHeader } from './format.js';
 import { defineStruct } from './struct.js';
-import type { BlockIo } from './io.js';
+import type { BlockIo } from '../blockio/block-io.js';
 
 /** "SsMg" read as a little-endian u32. */
 const RECORD_MAGIC = 0x674d7353;

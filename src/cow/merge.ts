@@ -18,12 +18,14 @@
  * (merge-record.ts) lets a rerun say how much was already merged.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { Range } from '../units/range.js';
 import { type Bytes, bytes, formatBytes } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import { DiskException } from './format.js';
-import type { BlockIo } from './io.js';
+import type { BlockIo } from '../blockio/block-io.js';
 import { MergeRecord } from './merge-record.js';
-import { type CowTable, type OriginRange, checkAgainstOrigin, readTable } from './table.js';
+import { type CowTable, checkAgainstOrigin, readTable } from './exception-table.js';
 import { type BatchData, type CopyLimits, DEFAULT_LIMITS, WritePlan, ioFailure, readBatch, runBytes } from './copy.js';
 
 export interface MergeProgress {
@@ -40,7 +42,7 @@ export interface MergeOptions {
   /** Re-read every write from the origin after its flush and compare. */
   readonly verify?: boolean;
   /** A store of ours: its extents on the origin device, which no exception may touch. */
-  readonly storeExtents?: readonly OriginRange[];
+  readonly storeExtents?: readonly Range<Bytes>[];
   /** Data per batch (one origin flush and one table commit each). Default 64 MiB. */
   readonly batchBytes?: Bytes;
   readonly limits?: CopyLimits;
@@ -126,7 +128,38 @@ function consumeFrom(store: BlockIo, table: CowTable, start: number): void {
   }
 }
 
+/** Merges to the end (see above); synchronous. */
 export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOptions = {}): MergeSummary {
+  const steps = mergeSteps(origin, store, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same, stopping at a safe point when `signal` fires: between batches,
+ * once a batch's table entries are committed. The store then holds exactly
+ * the exceptions not yet merged, and the error says how far it got; running
+ * the merge again finishes it.
+ */
+export async function mergeOfflineInterruptible(origin: BlockIo, store: BlockIo, options: MergeOptions & { signal?: AbortSignal }): Promise<MergeSummary> {
+  const steps = mergeSteps(origin, store, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await yieldToLoop();
+    if (options.signal?.aborted) {
+      const p = r.value;
+      throw new SnapstoreError('INTERRUPTED', `merge interrupted by ${String(options.signal.reason)} at a safe point: ${p.doneChunks} of ${p.totalChunks} exceptions of this run were merged and committed; the store holds the rest`, {
+        hint: 'run the same merge again: it resumes where this one stopped',
+      });
+    }
+  }
+}
+
+/** The merge as steps: it yields after each batch is committed (a safe point to stop). */
+export function* mergeSteps(origin: BlockIo, store: BlockIo, options: MergeOptions = {}): Generator<MergeProgress, MergeSummary> {
   const started = performance.now();
   const table = prepareMerge(origin, store, options);
   const { chunk } = table;
@@ -207,6 +240,7 @@ export function mergeOffline(origin: BlockIo, store: BlockIo, options: MergeOpti
     consumeFrom(store, table, start);
     batches++;
     end = start;
+    if (end > 0) yield { doneChunks: done, totalChunks: all, doneBytes: bytes(moved) };
   }
   MergeRecord.write(store, { state: 'merged', total, firstOld: 0n, firstNew: 0n });
   return summary('merged', {

@@ -32,7 +32,7 @@ const WIDTH: Record<FieldType, number> = { u32: 4, u64: 8 };
 export function defineStruct<F extends Record<string, FieldSpec>>(name: string, size: number, fields: F): Struct<F> {
   const entries = Object.entries(fields) as [keyof F & string, FieldSpec][];
   for (const [field, spec] of entries) {
-    if (spec.offset + WIDTH[spec.type] > size) throw new RangeError(`${name}.${field} lies outside its ${size} bytes`);
+    if (spec.offset + WIDTH[spec.type] > size) throw new SnapstoreError('BUG', `${name}.${field} lies outside its ${size} bytes`);
   }
   return {
     name,

@@ -10,8 +10,8 @@
 import { type Bytes, type ChunkSize, type Chunks, bytes, chunks } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import { DiskException, DiskHeader, HEADER_CHUNKS, Layout, SNAP_MAGIC, SNAPSHOT_DISK_VERSION } from './format.js';
-import type { BlockIo } from './io.js';
-import type { CowException } from './table.js';
+import type { BlockIo } from '../blockio/block-io.js';
+import type { CowException } from './exception-table.js';
 
 export class CowWriter {
   readonly layout: Layout;
@@ -60,7 +60,7 @@ export class CowWriter {
    * was overwritten: the data goes to the next free data chunk.
    */
   append(oldChunk: Chunks, data: Buffer): CowException {
-    if (data.length !== this.chunk.bytes) throw new RangeError(`append: data is ${data.length} bytes, not one chunk`);
+    if (data.length !== this.chunk.bytes) throw new SnapstoreError('BUG', `CowWriter.append: data is ${data.length} bytes, not one chunk`);
     if (this.io.size < this.chunkOffset(this.nextFree + 1)) {
       throw new SnapstoreError('COW_STORE_FULL', `${this.io.name} is full: data chunk ${this.nextFree} does not fit`, {
         hint: 'give a larger store',

@@ -7,15 +7,19 @@
  * validated and errors name the structure, the field and the byte offset.
  * Nothing here performs I/O.
  */
+import { SnapstoreError } from '../errors.js';
 import { IOWR } from '../linux/ioctl.js';
 import type { Sectors } from '../units/units.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { decodeHugeDev, encodeHugeDev } from './device-number.js';
 
-export class DmAbiError extends Error {
+/** A dm structure that does not validate, naming the structure, the field and its byte offset. */
+export class DmAbiError extends SnapstoreError {
   override name = 'DmAbiError';
   constructor(struct: string, field: string, offset: number, reason: string) {
-    super(`${struct}.${field} at byte ${offset}: ${reason}`);
+    super('DM_ABI', `${struct}.${field} at byte ${offset}: ${reason}`, {
+      hint: 'the kernel answered in a shape this snapstore does not know (or a caller broke the ABI); report it with `uname -r`',
+    });
   }
 }
 
@@ -233,8 +237,8 @@ export function targetSpecsSize(specs: readonly TargetSpec[]): number {
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function writeTargetSpecs(buf: Buffer, offset: number, specs: readonly TargetSpec[]): void {
-  if (!LITTLE_ENDIAN) throw new RangeError('dm target specs are packed for little-endian hosts only');
-  if (buf.byteOffset % 4 !== 0 || offset % 8 !== 0) throw new RangeError('target specs need a 4-aligned buffer and an 8-aligned offset');
+  if (!LITTLE_ENDIAN) throw new DmAbiError('dm_target_spec', '(host)', 0, 'specs are packed for little-endian hosts only');
+  if (buf.byteOffset % 4 !== 0 || offset % 8 !== 0) throw new DmAbiError('dm_target_spec', '(buffer)', offset, 'specs need a 4-aligned buffer and an 8-aligned offset');
   const u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
   const typesSeen = new Set<string>();
   let at = offset;

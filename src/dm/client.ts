@@ -14,9 +14,11 @@
  * Complete); checked in test/dm/ioctl-async.test.ts.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeviceNumber } from '../linux/device-number.js';
-import { errnoCode } from '../linux/errno.js';
+import { SnapstoreError } from '../errors.js';
+import { formatDeviceNumber, type DeviceNumber } from '../linux/device-number.js';
+import { ERRNO, errnoCode } from '../linux/errno.js';
 import { SyscallError } from '../linux/errors.js';
 import { ioctl, ioctlAsync } from '../linux/ioctl.js';
 import {
@@ -37,48 +39,14 @@ import {
   type TargetSpecOut,
   type TargetVersion,
 } from './abi.js';
+import type { DeviceInfo, DeviceMapperApi, ListedDevice, RemoveOptions, SuspendOptions } from './api.js';
+import { createDevice } from './create-device.js';
 import { describeMounts, devicesInParams, findTableProblem, holdersOf, lastDmKernelMessage } from './diagnose.js';
 import { DmError, dmError, type DmErrorContext, type DmOperation } from './errors.js';
-import { ensureNode, ensureNodeNow, removeNode, udevRunning } from './nodes.js';
+import { ensureNode, ensureNodeNow, nodePath, removeNode, udevRunning } from './nodes.js';
 import { tableFromSpecs, tableSpecs, type KernelFeatures, type Table, type Target } from './targets.js';
 
 export const CONTROL_PATH = '/dev/mapper/control';
-
-/** Device names and uuids of ours start with this; the kernel can list them by it. */
-export const SNAPSTORE_UUID_PREFIX = 'SNAPSTORE-';
-
-/** What DEV_STATUS (and most replies) say about a device. */
-export interface DeviceInfo {
-  readonly name: string;
-  readonly uuid: string;
-  readonly dev: DeviceNumber;
-  readonly openCount: number;
-  readonly eventNr: number;
-  readonly targetCount: number;
-  readonly suspended: boolean;
-  readonly readOnly: boolean;
-  readonly activeTable: boolean;
-  readonly inactiveTable: boolean;
-}
-
-export interface ListedDevice {
-  readonly name: string;
-  readonly uuid: string | null;
-  readonly dev: DeviceNumber;
-}
-
-export interface SuspendOptions {
-  /** Freeze the filesystem on the device first (default true). */
-  readonly lockfs?: boolean;
-  /** Let queued I/O finish (default true); false keeps it queued (DM_NOFLUSH_FLAG). */
-  readonly flush?: boolean;
-}
-
-export interface RemoveOptions {
-  /** Retries while the device is busy but not mounted (udev or blkid probing it). */
-  readonly retries?: number;
-  readonly retryDelayMs?: number;
-}
 
 /** First buffer for replies with a data area; grown on DM_BUFFER_FULL_FLAG. */
 const INITIAL_DATA = 16 * 1024;
@@ -86,7 +54,7 @@ const INITIAL_DATA = 16 * 1024;
 const MAX_DATA = 1024 * 1024 * 1024;
 
 const infoOf = (h: DmIoctlHeader, op: DmOperation): DeviceInfo => {
-  if (!h.dev) throw dmError(op, h.name, 5 /* EIO */, {}, new Error('reply has no device number'));
+  if (!h.dev) throw dmError(op, h.name, ERRNO.EIO, {}, new Error('reply has no device number'));
   return {
     name: h.name,
     uuid: h.uuid,
@@ -101,7 +69,10 @@ const infoOf = (h: DmIoctlHeader, op: DmOperation): DeviceInfo => {
   };
 };
 
-export class DeviceMapper {
+const closed = (): SnapstoreError =>
+  new SnapstoreError('DM_CLOSED', 'the device-mapper client was used after close()', { hint: 'this is a bug in the caller: open a new DeviceMapper' });
+
+export class DeviceMapper implements DeviceMapperApi {
   private versions: TargetVersion[] | undefined;
 
   private constructor(
@@ -146,7 +117,7 @@ export class DeviceMapper {
     write?: (buf: Buffer) => void,
     ctx?: (errno: number) => DmErrorContext,
   ): { buf: Buffer; header: DmIoctlHeader } {
-    if (this.fd < 0) throw new Error('DeviceMapper is closed');
+    if (this.fd < 0) throw closed();
     const buf = encodeRequest(req, dataSize);
     write?.(buf);
     try {
@@ -164,7 +135,7 @@ export class DeviceMapper {
     for (;;) {
       const r = this.call(op, command, req, size);
       if (!(r.header.flags & DmFlag.BUFFER_FULL)) return r;
-      if (size >= MAX_DATA) throw dmError(op, req.name, 105 /* ENOBUFS */, {}, new Error(`reply larger than ${MAX_DATA} bytes`));
+      if (size >= MAX_DATA) throw dmError(op, req.name, ERRNO.ENOBUFS, {}, new Error(`reply larger than ${MAX_DATA} bytes`));
       // The kernel reports the target count even when the buffer was short.
       size = Math.min(MAX_DATA, Math.max(size * 2, DM_IOCTL_SIZE + r.header.targetCount * perTarget));
     }
@@ -262,7 +233,7 @@ export class DeviceMapper {
     const retries = options.retries ?? 10;
     const delay = options.retryDelayMs ?? 100;
     const before = this.find(name);
-    if (!before) throw dmError('remove', name, 6 /* ENXIO */);
+    if (!before) throw dmError('remove', name, ERRNO.ENXIO);
     for (let attempt = 0; ; attempt++) {
       try {
         this.call('remove', DmCommand.DEV_REMOVE, { name }, DM_IOCTL_SIZE, undefined, () => this.explainBusy(name, before.dev));
@@ -345,7 +316,7 @@ export class DeviceMapper {
   /**
    * What the kernel supports, for rendering tables. Read once; call
    * `targetVersions()` again after loading a module to refresh. Load every
-   * module a command needs before its first suspend (DESIGN.md).
+   * module a command needs before its first suspend (docs/design.md).
    */
   features(): KernelFeatures {
     const versions = this.versions ?? this.targetVersions();
@@ -360,7 +331,7 @@ export class DeviceMapper {
    * on the device, so keep at most a few outstanding.
    */
   async waitEvent(name: string, eventNr: number): Promise<{ info: DeviceInfo; status: TargetSpecOut[] }> {
-    if (this.fd < 0) throw new Error('DeviceMapper is closed');
+    if (this.fd < 0) throw closed();
     const size = DM_IOCTL_SIZE + INITIAL_DATA;
     const buf = encodeRequest({ name, eventNr }, size);
     try {
@@ -375,29 +346,21 @@ export class DeviceMapper {
     return { info: infoOf(header, 'wait'), status };
   }
 
-  /**
-   * create + load + resume, and the /dev/mapper node. On any failure the
-   * device is removed again (and the first error is thrown), so a failed
-   * call leaves nothing behind.
-   */
-  async createDevice(name: string, uuid: string, table: Table, options: { readOnly?: boolean } = {}): Promise<DeviceInfo> {
-    const specs = tableSpecs(table, this.features()); // before creating anything
-    this.create(name, uuid, options);
-    let done = false;
+  /** The dm name of a device number (sysfs), or undefined when it is not a dm device. */
+  nameOf(dev: DeviceNumber): string | undefined {
     try {
-      this.loadSpecs(name, specs, options);
-      const info = this.resume(name);
-      await ensureNode(name, info.dev);
-      done = true;
-      return info;
-    } finally {
-      if (!done) {
-        try {
-          await this.remove(name);
-        } catch {
-          // The first error is the one to report; a leftover shows in `list`.
-        }
-      }
+      return fs.readFileSync(path.join('/sys/dev/block', formatDeviceNumber(dev), 'dm', 'name'), 'utf8').trim();
+    } catch {
+      return undefined;
     }
+  }
+
+  async ensureNode(name: string, dev: DeviceNumber): Promise<string> {
+    await ensureNode(name, dev);
+    return nodePath(name);
+  }
+
+  createDevice(name: string, uuid: string, table: Table, options: { readOnly?: boolean } = {}): Promise<DeviceInfo> {
+    return createDevice(this, name, uuid, table, options);
   }
 }

@@ -2,8 +2,10 @@
  * The device-mapper layer: a client for the dm ioctls, the table and target
  * model, status parsing and /dev/mapper nodes. See README.md here.
  */
-export { DeviceMapper, CONTROL_PATH, SNAPSTORE_UUID_PREFIX } from './client.js';
-export type { DeviceInfo, ListedDevice, SuspendOptions, RemoveOptions } from './client.js';
+export { DeviceMapper, CONTROL_PATH } from './client.js';
+export type { DeviceMapperApi, DeviceInfo, ListedDevice, SuspendOptions, RemoveOptions } from './api.js';
+export { createDevice } from './create-device.js';
+export { deviceMapperIfPresent } from './presence.js';
 export { DmError } from './errors.js';
 export type { DmOperation } from './errors.js';
 export { DmAbiError } from './abi.js';
@@ -18,7 +20,6 @@ export {
   SnapshotTarget,
   TableError,
   ZeroTarget,
-  formatTable,
   parseTableText,
   parseTarget,
   tableLength,
@@ -28,3 +29,7 @@ export type { CorruptBioByte, FlakeyOptions, KernelFeatures, SnapshotOptions, St
 export { StatusError, mergeComplete, parseSnapshotStatus } from './status.js';
 export type { SnapshotStatus } from './status.js';
 export { nodePath, udevRunning } from './nodes.js';
+export { formatTable, linearTableText } from './table-text.js';
+export type { LinearColumns } from './table-text.js';
+export type { DeviceMapping } from './stack.js';
+export { passthrough, translate, toBottom, sharedBlocks, coalesceMappings } from './stack.js';

@@ -6,10 +6,15 @@
  * "<allocated>/<total> <metadata>" in sectors, or "Unknown" (a store type
  * without a usage function).
  */
+import { SnapstoreError } from '../errors.js';
 import { sectors, type Sectors } from '../units/units.js';
 
-export class StatusError extends Error {
+/** A status line that is not one a snapshot target prints. */
+export class StatusError extends SnapstoreError {
   override name = 'StatusError';
+  constructor(message: string) {
+    super('DM_STATUS', message, { hint: 'the device is not a snapshot, or the kernel prints a status this snapstore does not know' });
+  }
 }
 
 export type SnapshotStatus =

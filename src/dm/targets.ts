@@ -16,11 +16,16 @@ import {
   type ChunkSize,
   type Sectors,
 } from '../units/units.js';
+import { SnapstoreError } from '../errors.js';
 import type { TargetSpec } from './abi.js';
 import { formatDeviceNumber, parseDeviceNumber, type DeviceNumber } from '../linux/device-number.js';
 
-export class TableError extends Error {
+/** A table or target that is malformed, or needs more than the kernel offers. */
+export class TableError extends SnapstoreError {
   override name = 'TableError';
+  constructor(message: string) {
+    super('DM_TABLE', message, { hint: 'check the table; `dmsetup targets` lists what this kernel offers' });
+  }
 }
 
 /** Target versions the kernel reported (LIST_VERSIONS), by target name. */
@@ -369,11 +374,4 @@ export function parseTableText(text: string): Target[] {
       };
     });
   return tableFromSpecs(specs);
-}
-
-/** The table as `dmsetup table` prints it (without dmsetup's trailing space). */
-export function formatTable(table: Table, features: KernelFeatures): string {
-  return tableSpecs(table, features)
-    .map((s) => `${s.start} ${s.length} ${s.type}${s.params ? ' ' + s.params : ''}`)
-    .join('\n');
 }

@@ -1,3 +1,4 @@
+import { SnapstoreError } from '../errors.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import type { ExtentColumns } from './extent.js';
 
@@ -5,7 +6,7 @@ import type { ExtentColumns } from './extent.js';
  * One segment of the store: where it sits in the store (the COW device), in
  * the file, and on the filesystem's device. Lengths are whole chunks and
  * device offsets chunk-aligned, so no origin chunk is half store, half not
- * (DESIGN.md "Merge hazard").
+ * (docs/design.md "Merge hazard").
  */
 export interface StoreSegment {
   readonly storeOffset: Bytes;
@@ -86,7 +87,7 @@ export function alignToChunks(extents: ExtentColumns, chunk: ChunkSize): Aligned
     out.length[n] = usable;
     store += usable;
   }
-  if (!Number.isSafeInteger(store)) throw new RangeError('store size overflows');
+  if (!Number.isSafeInteger(store)) throw new SnapstoreError('OVERFLOW', `the store's size (${store} bytes) is beyond 2^53`);
   let segments: StoreSegment[] | undefined;
   return {
     columns: out,

@@ -9,17 +9,6 @@ export interface RawExtent {
 }
 
 /**
- * A stretch of the file that sits contiguously on the device: the unit the
- * store's map is made of. `logical` is the offset in the file (and so in the
- * store), `physical` the offset on the filesystem's block device.
- */
-export interface Extent {
-  readonly logical: Bytes;
-  readonly physical: Bytes;
-  readonly length: Bytes;
-}
-
-/**
  * A list of extents held column by column in typed arrays. A file can have
  * hundreds of thousands of extents; as objects they cost more in allocation
  * and garbage collection than the FIEMAP call itself costs the kernel.

@@ -1,4 +1,4 @@
-export type { Extent, RawExtent } from './extent.js';
+export type { RawExtent } from './extent.js';
 export { ExtentColumns } from './extent.js';
 export type { StoreSegment, AlignedMap } from './align.js';
 export { alignToChunks, SegmentColumns } from './align.js';
@@ -7,5 +7,5 @@ export { queryExtents } from './query.js';
 export { validateExtents, checkFlags, checkOrder, checkNoHoles, checkLast, ExtentRefusedError, REFUSED_FLAGS } from './validate.js';
 export { checkFilesystem, UnsupportedFilesystemError } from './filesystems.js';
 export type { FileMap } from './map-file.js';
-export { mapFile, mapOpenFile } from './map-file.js';
-export { EXTENT_FLAGS, flagNames } from './struct.js';
+export { mapFile, mapFileForTable, mapOpenFile } from './map-file.js';
+export { EXTENT_FLAGS } from './struct.js';

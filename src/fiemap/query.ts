@@ -2,6 +2,7 @@
  * Reads a file's extents with FS_IOC_FIEMAP, in batches until the kernel
  * marks the last extent. FIEMAP_FLAG_SYNC makes delayed allocations real first.
  */
+import { SnapstoreError } from '../errors.js';
 import { ioctl } from '../linux/ioctl.js';
 import { ExtentColumns } from './extent.js';
 import { EXTENT_FLAGS, FIEMAP_EXTENT, FIEMAP_FLAG_SYNC, FIEMAP_HEADER, FIEMAP_MAX_OFFSET, FS_IOC_FIEMAP } from './struct.js';
@@ -9,7 +10,7 @@ import { EXTENT_FLAGS, FIEMAP_EXTENT, FIEMAP_FLAG_SYNC, FIEMAP_HEADER, FIEMAP_MA
 /** A little-endian u64 at 32-bit word `w`, refused past 2^53. */
 function u64(words: Uint32Array, w: number, path: string, index: number, field: string): number {
   const hi = words[w + 1]!;
-  if (hi >= 0x200000) throw new RangeError(`FIEMAP on ${path}: extent ${index} ${field} is beyond 2^53`);
+  if (hi >= 0x200000) throw new SnapstoreError('OVERFLOW', `FIEMAP on ${path}: extent ${index} ${field} is beyond 2^53`);
   return hi * 0x100000000 + words[w]!;
 }
 
@@ -38,7 +39,7 @@ export function queryExtents(fd: number, path: string, options: QueryOptions = {
     ioctl(fd, FS_IOC_FIEMAP, buf, 'ioctl(FS_IOC_FIEMAP)', path);
     first = false;
     const mapped = buf.readUInt32LE(FIEMAP_HEADER.mappedExtents);
-    if (mapped > batch) throw new RangeError(`FIEMAP on ${path} reported ${mapped} extents for a buffer of ${batch}`);
+    if (mapped > batch) throw new SnapstoreError('EXTENT_REFUSED', `FIEMAP on ${path} reported ${mapped} extents for a buffer of ${batch}`, { hint: 'the kernel answered out of bounds: report it with `uname -r`' });
     if (mapped === 0) return extents;
     // Read through a 32-bit view: Buffer.readUInt32LE per field is several
     // times slower, and 100k+ extents make that the cost of the whole map.
@@ -56,7 +57,7 @@ export function queryExtents(fd: number, path: string, options: QueryOptions = {
       if (flags & EXTENT_FLAGS.LAST) last = true;
     }
     if (last) return extents;
-    if (!Number.isSafeInteger(end)) throw new RangeError(`FIEMAP on ${path}: extent end ${end} is beyond 2^53`);
+    if (!Number.isSafeInteger(end)) throw new SnapstoreError('OVERFLOW', `FIEMAP on ${path}: extent end ${end} is beyond 2^53`);
     start = BigInt(end);
   }
 }

@@ -51,7 +51,3 @@ export const EXTENT_FLAGS = {
 } as const;
 
 export type ExtentFlagName = keyof typeof EXTENT_FLAGS;
-
-export function flagNames(flags: number): ExtentFlagName[] {
-  return (Object.keys(EXTENT_FLAGS) as ExtentFlagName[]).filter((n) => (flags & EXTENT_FLAGS[n]) !== 0);
-}

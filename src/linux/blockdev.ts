@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SnapstoreError } from '../errors.js';
 import type { Bytes } from '../units/units.js';
 import { bytes } from '../units/units.js';
 import type { DeviceNumber } from './device-number.js';
@@ -11,7 +12,6 @@ import { formatDeviceNumber, parseDeviceNumber } from './device-number.js';
 import { IO, IOR, ioctl } from './ioctl.js';
 
 const BLKSSZGET = IO(0x12, 104);
-const BLKPBSZGET = IO(0x12, 123);
 const BLKGETSIZE64 = IOR(0x12, 114, 8);
 
 export function blockDeviceSize(fd: number, what: string): Bytes {
@@ -24,12 +24,6 @@ export function logicalBlockSize(fd: number, what: string): Bytes {
   const buf = Buffer.alloc(8);
   ioctl(fd, BLKSSZGET, buf, 'ioctl(BLKSSZGET)', what);
   return bytes(buf.readInt32LE(0));
-}
-
-export function physicalBlockSize(fd: number, what: string): Bytes {
-  const buf = Buffer.alloc(8);
-  ioctl(fd, BLKPBSZGET, buf, 'ioctl(BLKPBSZGET)', what);
-  return bytes(buf.readUInt32LE(0));
 }
 
 /** What sysfs tells about one block device. */
@@ -76,7 +70,9 @@ export function blockDeviceInfo(dev: DeviceNumber): BlockDeviceInfo {
   try {
     real = fs.realpathSync(link);
   } catch {
-    throw new Error(`no block device ${formatDeviceNumber(dev)} in ${SYS_DEV_BLOCK}`);
+    throw new SnapstoreError('NO_BLOCK_DEVICE', `there is no block device ${formatDeviceNumber(dev)} (nothing in ${SYS_DEV_BLOCK})`, {
+      hint: 'it was removed meanwhile, or the number is wrong: lsblk lists the devices',
+    });
   }
   const name = path.basename(real);
   const isPartition = fs.existsSync(path.join(real, 'partition'));
@@ -99,6 +95,8 @@ export function blockDeviceInfo(dev: DeviceNumber): BlockDeviceInfo {
 /** The device number of a kernel block device name (dm-3, sda1). */
 export function deviceNumberOfName(name: string): DeviceNumber {
   const text = readTrim(path.join('/sys/class/block', name, 'dev'));
-  if (text === undefined) throw new Error(`no block device named ${name} in /sys/class/block`);
+  if (text === undefined) {
+    throw new SnapstoreError('NO_BLOCK_DEVICE', `there is no block device named ${name} (nothing in /sys/class/block)`, { hint: 'lsblk lists the devices' });
+  }
   return parseDeviceNumber(text);
 }

@@ -3,6 +3,8 @@
  * glibc's dev_t encoding (sys/sysmacros.h) splits both numbers across the
  * 64-bit value.
  */
+import { SnapstoreError } from '../errors.js';
+
 export interface DeviceNumber {
   readonly major: number;
   readonly minor: number;
@@ -10,7 +12,7 @@ export interface DeviceNumber {
 
 export function deviceNumber(major: number, minor: number): DeviceNumber {
   if (!Number.isInteger(major) || major < 0 || major > 0xfff || !Number.isInteger(minor) || minor < 0 || minor > 0xfffff) {
-    throw new RangeError(`device number ${major}:${minor} is out of range`);
+    throw new SnapstoreError('BAD_VALUE', `device number ${major}:${minor} is out of range (major 0..4095, minor 0..1048575)`);
   }
   return { major, minor };
 }
@@ -28,7 +30,7 @@ export function formatDeviceNumber(dev: DeviceNumber): string {
 
 export function parseDeviceNumber(text: string): DeviceNumber {
   const m = /^(\d+):(\d+)$/.exec(text.trim());
-  if (!m) throw new RangeError(`"${text}" is not a device number (major:minor)`);
+  if (!m) throw new SnapstoreError('BAD_VALUE', `"${text}" is not a device number (major:minor)`);
   return deviceNumber(Number(m[1]), Number(m[2]));
 }
 

@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import type { Bytes } from '../units/units.js';
-import { fromNodeError } from './errors.js';
+import { SnapstoreError } from '../errors.js';
+import { fromNodeError, SyscallError } from './errors.js';
 import { loadLibc } from './libc.js';
-import { SyscallError } from './errors.js';
 
 export const DIRECT_ALIGNMENT = 4096;
 
@@ -34,16 +34,6 @@ export function allocAligned(size: number, alignment = DIRECT_ALIGNMENT): Aligne
   };
 }
 
-/** Opens a block device (or file) for I/O that bypasses the page cache. */
-export function openDirect(path: string, write: boolean): number {
-  const flags = (write ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | fs.constants.O_DIRECT;
-  try {
-    return fs.openSync(path, flags);
-  } catch (err) {
-    throw fromNodeError(err, 'open(O_DIRECT)', path);
-  }
-}
-
 /** Reads exactly buf.length bytes at offset, or throws naming the short read. */
 export function preadFull(fd: number, buf: Buffer, offset: Bytes, what: string): void {
   let done = 0;
@@ -54,7 +44,11 @@ export function preadFull(fd: number, buf: Buffer, offset: Bytes, what: string):
     } catch (err) {
       throw fromNodeError(err, 'pread', what);
     }
-    if (n === 0) throw new Error(`pread ${what}: unexpected end at byte ${offset + done}`);
+    if (n === 0) {
+      throw new SnapstoreError('IO_SHORT', `pread ${what}: the device ends at byte ${offset + done}, inside a read of ${buf.length} bytes at ${offset}`, {
+        hint: 'the device is smaller than the map says: check it is the right device',
+      });
+    }
     done += n;
   }
 }

@@ -1,21 +1,31 @@
+import { SnapstoreError } from '../errors.js';
 import { errnoCode, strerror } from './errno.js';
+
+const ERRNO_HINTS: Partial<Record<string, string>> = {
+  EPERM: 'run as root',
+  EACCES: 'run as root',
+  ENOSPC: 'free space on that filesystem',
+  ENOENT: 'check the path: it does not exist',
+  ENOTDIR: 'check the path: a part of it is not a directory',
+  EISDIR: 'give a file or a device, not a directory',
+  EROFS: 'that filesystem is mounted read-only',
+};
 
 /**
  * A failed system call: keeps the call, the thing it was about (a path, a
- * device name) and the errno, so callers can tell EBUSY from ENOENT.
+ * device name) and the errno, so callers can tell EBUSY from ENOENT. Its
+ * code is the errno's name.
  */
-export class SyscallError extends Error {
+export class SyscallError extends SnapstoreError {
   override name = 'SyscallError';
   readonly errno: number;
-  readonly code: string;
   readonly call: string;
   readonly path: string | undefined;
 
   constructor(call: string, errno: number, path?: string, detail?: string) {
     const code = errnoCode(errno);
-    super(`${call}${path ? ` ${path}` : ''}: ${strerror(errno)} (${code})${detail ? `: ${detail}` : ''}`);
+    super(code, `${call}${path ? ` ${path}` : ''}: ${strerror(errno)} (${code})${detail ? `: ${detail}` : ''}`, { hint: ERRNO_HINTS[code] });
     this.errno = errno;
-    this.code = code;
     this.call = call;
     this.path = path;
   }

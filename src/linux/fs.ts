@@ -139,15 +139,9 @@ export function openOrThrow(path: string, flags: number, call = 'open', mode?: n
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const LOCK_UN = 8;
 
 /** flock(2) exclusive; with `wait` false, EWOULDBLOCK when held elsewhere. */
 export function flockExclusive(fd: number, path: string, wait: boolean): void {
   const libc = loadLibc();
   if (libc.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) throw new SyscallError('flock', libc.errno(), path);
-}
-
-export function funlock(fd: number, path: string): void {
-  const libc = loadLibc();
-  if (libc.flock(fd, LOCK_UN) < 0) throw new SyscallError('flock', libc.errno(), path);
 }

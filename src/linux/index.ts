@@ -7,3 +7,4 @@ export * from './blockdev.js';
 export * from './direct-io.js';
 export * from './mknod.js';
 export * from './mountinfo.js';
+export * from './loop.js';

@@ -3,29 +3,33 @@
  * /dev/mapper/snapstore-NAME-cow, after checking its map still holds.
  */
 import * as fs from 'node:fs';
+import type { DeviceMapperApi } from '../dm/api.js';
 import { DeviceMapper } from '../dm/client.js';
-import { deviceMapperIfPresent } from './dm-presence.js';
 import { nodePath } from '../dm/nodes.js';
+import { deviceMapperIfPresent } from '../dm/presence.js';
+import { coalesceMappings, passthrough, translate, type DeviceMapping } from '../dm/stack.js';
 import { LinearTarget } from '../dm/targets.js';
 import type { Target } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
+import type { StoreSegment } from '../fiemap/align.js';
 import type { BlockDeviceInfo } from '../linux/blockdev.js';
 import { blockDeviceInfo, deviceNumberOfName } from '../linux/blockdev.js';
+import type { DeviceNumber } from '../linux/device-number.js';
 import { formatDeviceNumber, fromDevT } from '../linux/device-number.js';
 import { openOrThrow, setImmutable } from '../linux/fs.js';
+import { attachLoopAt, detachLoop, freeLoopDevice, loopBackingFile, loopsOverFile } from '../linux/loop.js';
 import { mountsOf } from '../linux/mountinfo.js';
-import type { Sectors } from '../units/units.js';
-import { add, sectors } from '../units/units.js';
-import type { CowPiece, LowerSegment } from './cow-map.js';
-import { piecesOverFile, translateThroughLinear } from './cow-map.js';
-import { attachLoop, detachLoop, loopsOverFile } from './loop.js';
+import { readIntent, removeIntent, writeIntent } from '../state/intent.js';
+import type { StateLock } from '../state/lock.js';
+import { withStateLock } from '../state/lock.js';
+import { dmName, dmUuid } from '../state/names.js';
+import { StateDir } from '../state/state-dir.js';
+import type { Bytes, Sectors } from '../units/units.js';
+import { bytesToSectors } from '../units/units.js';
+import { withUndo } from '../util/undo.js';
 import type { StoreManifest } from './manifest.js';
 import { readManifest } from './manifest.js';
-import { withStateLock } from './state-dir.js';
-import { verifyStore } from './verify.js';
-
-export const cowDeviceName = (name: string): string => `snapstore-${name}-cow`;
-export const cowDeviceUuid = (name: string): string => `SNAPSTORE-${name}-cow`;
+import { verifiedManifest } from './verify.js';
 
 export type AttachPath = 'linear-translation' | 'loop';
 
@@ -37,8 +41,8 @@ export interface AttachResult {
   readonly loopDevice?: string;
   /** what the filesystem lives on, and why that path was taken */
   readonly notes: string[];
-  readonly table: CowPiece[];
-  readonly sizeBytes: number;
+  readonly table: DeviceMapping[];
+  readonly size: Bytes;
 }
 
 export interface AttachOptions {
@@ -46,30 +50,43 @@ export interface AttachOptions {
   readonly name: string;
   /** fail with the EBUSY explanation instead of falling back to a loop device */
   readonly noFallback?: boolean;
+  /** device-mapper (default: opened here) */
+  readonly dm?: DeviceMapperApi;
   readonly log?: (line: string) => void;
 }
 
-function toTable(pieces: readonly CowPiece[]): Target[] {
-  return pieces.map((p) => new LinearTarget(p.length, p.device, p.offset));
+/** The record of the loop device an attach made (`stores/NAME.loop`): detach releases only that one. */
+const LOOP_OP = 'loop';
+const checkLoop = (d: unknown): { device: string } | undefined =>
+  typeof d === 'object' && d !== null && typeof (d as { device?: unknown }).device === 'string' ? { device: (d as { device: string }).device } : undefined;
+
+function loopRecord(stateDir: StateDir, name: string): string | undefined {
+  const folder = stateDir.folder('stores');
+  return folder === undefined ? undefined : readIntent(folder, name, LOOP_OP, checkLoop)?.data.device;
 }
 
-/** D's table as linear segments, or a refusal naming the first target that is not linear. */
-function lowerSegments(dm: DeviceMapper, d: BlockDeviceInfo, file: string): LowerSegment[] {
-  const dmName = d.dm!.name;
-  const out: LowerSegment[] = [];
-  let start: Sectors = sectors(0);
-  for (const t of dm.table(dmName)) {
-    if (!(t instanceof LinearTarget)) {
-      throw new SnapstoreError(
-        'STACK_UNSUPPORTED',
-        `${file} is on dm device ${dmName} (${d.node}), whose table has a ${t.type} target: the data below it is not the data the filesystem sees, so the store cannot be mapped beneath it`,
-        { hint: 'for now, put the store on a filesystem over a partition or a linear dm device (LVM); the snapshot lifecycle will move such a table to a -real device' },
-      );
-    }
-    out.push({ start, length: t.length, device: t.device, offset: t.offset });
-    start = add(start, t.length);
+const toTable = (pieces: readonly DeviceMapping[]): Target[] => pieces.map((p) => new LinearTarget(p.length, p.device, p.offset));
+
+/** The store's segments as mappings from the COW device onto the filesystem's device (`offset` on it). */
+export function storeMappings(segments: readonly StoreSegment[], device: DeviceNumber, at: 'physical' | 'fileOffset' = 'physical'): DeviceMapping[] {
+  return segments.map((s) => ({ start: bytesToSectors(s.storeOffset), length: bytesToSectors(s.length), device, offset: bytesToSectors(s[at]) as Sectors }));
+}
+
+/**
+ * The COW table of a store whose filesystem is on the dm device D: its
+ * extents translated through D's table (all linear, or snapshot-origin) onto
+ * the devices below. A table over D itself would be refused while D is mounted.
+ */
+export function cowTableBeneath(dm: DeviceMapperApi, m: StoreManifest, d: BlockDeviceInfo, dName: string): DeviceMapping[] {
+  const below = passthrough(dm.table(dName));
+  if ('blocker' in below) {
+    throw new SnapstoreError(
+      'STACK_UNSUPPORTED',
+      `${m.file} is on dm device ${dName} (${d.node}), whose table has a ${below.blocker.type} target: the data below it is not the data the filesystem sees, so the store cannot be mapped beneath it`,
+      { hint: 'put the store on a filesystem over a partition or a linear dm device (LVM)' },
+    );
   }
-  return out;
+  return coalesceMappings(translate(storeMappings(m.segments, d.dev), below.segments, dName));
 }
 
 function ebusyExplanation(file: string, d: BlockDeviceInfo): SnapstoreError {
@@ -84,35 +101,35 @@ function ebusyExplanation(file: string, d: BlockDeviceInfo): SnapstoreError {
 
 export async function attachStore(options: AttachOptions): Promise<AttachResult> {
   const log = options.log ?? (() => {});
-  return withStateLock(options.stateDir, async () => {
-    const leftover = loopsOverFile(readManifest(options.stateDir, options.name).file);
-    if (leftover.length) {
-      throw new SnapstoreError('ATTACH_LEFTOVER', `store "${options.name}" already has a loop device over its file (${leftover.join(', ')}): an earlier attach is still active or did not finish`, {
-        hint: `run \`snapstore store detach ${options.name}\` to clean it up, then attach again`,
-      });
+  const stateDir = StateDir.need(options.stateDir);
+  return withStateLock(stateDir, async (lock) => {
+    const recorded = loopRecord(stateDir, options.name);
+    const loops = loopsOverFile(readManifest(stateDir, options.name).file);
+    if (recorded !== undefined || loops.length) {
+      throw new SnapstoreError(
+        'ATTACH_LEFTOVER',
+        recorded !== undefined
+          ? `store "${options.name}" has a loop device recorded (${recorded}): an earlier attach is still active or did not finish`
+          : `store "${options.name}" has a loop device over its file that snapstore did not make (${loops.join(', ')})`,
+        { hint: recorded !== undefined ? `run \`snapstore store detach ${options.name}\` to clean it up, then attach again` : `release it (losetup -d ${loops[0]}) if it is yours and unused, then attach again` },
+      );
     }
-    const v = await verifyStore(options.stateDir, options.name);
-    if (!v.ok) {
-      throw new SnapstoreError('STORE_STALE', `store "${options.name}" does not match its manifest, so it was not attached:\n  ${v.problems.join('\n  ')}`, {
-        hint: 'the map is stale: the kernel would write over other data. Delete and recreate the store',
-      });
-    }
-    const m = v.manifest;
-    const dmName = cowDeviceName(m.name);
+    const m = await verifiedManifest({ stateDir: options.stateDir, name: options.name }, ', so it was not attached');
+    const name = dmName(m.name, 'cow');
     const d = blockDeviceInfo(fromDevT(fs.statSync(m.file, { bigint: true }).dev));
-    const dm = DeviceMapper.open();
+    const dm = options.dm ?? DeviceMapper.open();
     try {
-      if (dm.find(dmName)) {
-        throw new SnapstoreError('ALREADY_ATTACHED', `store "${m.name}" is already attached as ${nodePath(dmName)}`, {
+      if (dm.find(name)) {
+        throw new SnapstoreError('ALREADY_ATTACHED', `store "${m.name}" is already attached as ${nodePath(name)}`, {
           hint: '`snapstore store detach` it first if you want to attach it again',
         });
       }
-      if (d.dm) {
-        const lower = lowerSegments(dm, d, m.file);
-        const pieces = translateThroughLinear(m.segments, lower, d.dm.name);
-        log(`${m.file} is on ${d.dm.name}, a linear dm device: mapping the store onto the ${new Set(lower.map((l) => formatDeviceNumber(l.device))).size} device(s) below it`);
-        await dm.createDevice(dmName, cowDeviceUuid(m.name), toTable(pieces));
-        return result(m, dmName, 'linear-translation', pieces, [`filesystem on dm device ${d.dm.name} (all linear): store translated through its table`]);
+      const dName = dm.nameOf(d.dev);
+      if (dName !== undefined) {
+        const pieces = cowTableBeneath(dm, m, d, dName);
+        log(`${m.file} is on ${dName}, a dm device: mapping the store onto the ${new Set(pieces.map((p) => formatDeviceNumber(p.device))).size} device(s) below it`);
+        await dm.createDevice(name, dmUuid(m.name, 'cow'), toTable(pieces));
+        return result(m, name, 'linear-translation', pieces, [`filesystem on dm device ${dName}: store translated through its table`]);
       }
       if (options.noFallback) throw ebusyExplanation(m.file, d);
       const notes = [
@@ -121,35 +138,43 @@ export async function attachStore(options: AttachOptions): Promise<AttachResult>
         'the file cannot stay immutable while looped: its deletion protection is off until detach',
       ];
       notes.forEach((n) => log(n));
-      return await attachThroughLoop(dm, m, dmName, notes);
+      return await attachThroughLoop(lock, dm, m, name, notes);
     } finally {
-      dm.close();
+      if (!options.dm) dm.close();
     }
   });
 }
 
-async function attachThroughLoop(dm: DeviceMapper, m: StoreManifest, dmName: string, notes: string[]): Promise<AttachResult> {
+async function attachThroughLoop(lock: StateLock, dm: DeviceMapperApi, m: StoreManifest, name: string, notes: string[]): Promise<AttachResult> {
   const fd = openOrThrow(m.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  let loop: string | undefined;
-  let done = false;
   try {
-    setImmutable(fd, m.file, false);
-    loop = await attachLoop(m.file);
-    const pieces = piecesOverFile(m.segments, deviceNumberOfName(loop.replace(/^\/dev\//, '')));
-    await dm.createDevice(dmName, cowDeviceUuid(m.name), toTable(pieces));
-    done = true;
-    return { ...result(m, dmName, 'loop', pieces, notes), loopDevice: loop };
+    return await withUndo(async (undo) => {
+      const stores = lock.dir.ensureFolder('stores');
+      const loop = await freeLoopDevice();
+      // Recorded before it is made: detach releases exactly this one, even after a crash.
+      writeIntent(lock, stores, m.name, LOOP_OP, { device: loop });
+      undo.push(`the record of ${loop}`, () => removeIntent(lock, stores, m.name, LOOP_OP));
+      setImmutable(fd, m.file, false);
+      undo.push(`the immutable flag of ${m.file}`, () => void setImmutable(fd, m.file, true));
+      await attachLoopAt(loop, m.file);
+      undo.push(`loop device ${loop}`, () => detachLoop(loop));
+      const pieces = storeMappings(m.segments, deviceNumberOfName(loop.replace(/^\/dev\//, '')), 'fileOffset');
+      await dm.createDevice(name, dmUuid(m.name, 'cow'), toTable(coalesceMappings(pieces)));
+      return { ...result(m, name, 'loop', coalesceMappings(pieces), notes), loopDevice: loop };
+    });
   } finally {
-    if (!done) {
-      if (loop) await detachLoop(loop);
-      setImmutable(fd, m.file, true);
-    }
     fs.closeSync(fd);
   }
 }
 
-function result(m: StoreManifest, dmName: string, via: AttachPath, table: CowPiece[], notes: string[]): AttachResult {
-  return { name: m.name, dmName, device: nodePath(dmName), via, notes, table, sizeBytes: m.usableBytes };
+function result(m: StoreManifest, name: string, via: AttachPath, table: DeviceMapping[], notes: string[]): AttachResult {
+  return { name: m.name, dmName: name, device: nodePath(name), via, notes, table, size: m.usableBytes };
+}
+
+export interface DetachOptions {
+  readonly stateDir: string;
+  readonly name: string;
+  readonly dm?: DeviceMapperApi;
 }
 
 export interface DetachResult {
@@ -157,33 +182,42 @@ export interface DetachResult {
   /** false: nothing was attached, nothing changed */
   readonly detached: boolean;
   readonly loopsDetached: string[];
+  /** loop devices over the store file that snapstore did not make: left alone */
+  readonly othersLoops: string[];
 }
 
-export async function detachStore(stateDir: string, name: string): Promise<DetachResult> {
-  return withStateLock(stateDir, async () => {
-    const m = readManifest(stateDir, name);
-    const dmName = cowDeviceName(m.name);
+export async function detachStore(options: DetachOptions): Promise<DetachResult> {
+  const stateDir = StateDir.need(options.stateDir);
+  return withStateLock(stateDir, async (lock) => {
+    const m = readManifest(stateDir, options.name);
+    const name = dmName(m.name, 'cow');
     let detached = false;
     // Without device-mapper nothing of ours can be attached but a loop device.
-    const dm = deviceMapperIfPresent();
+    const dm = options.dm ?? deviceMapperIfPresent();
     try {
-      if (dm?.find(dmName)) {
-        await dm.remove(dmName);
+      if (dm?.find(name)) {
+        await dm.remove(name);
         detached = true;
       }
     } finally {
-      dm?.close();
+      if (!options.dm) dm?.close();
     }
-    // Loops over the store file: ours, or left by an attach that crashed.
-    const loops = loopsOverFile(m.file);
-    for (const loop of loops) await detachLoop(loop);
+    const loopsDetached: string[] = [];
+    const recorded = loopRecord(stateDir, m.name);
+    if (recorded !== undefined) {
+      // Ours (an attach that crashed may not have made it): released if it is over our file.
+      if (loopBackingFile(recorded) === m.file) {
+        await detachLoop(recorded);
+        loopsDetached.push(recorded);
+      }
+      removeIntent(lock, stateDir.ensureFolder('stores'), m.name, LOOP_OP);
+    }
     const fd = openOrThrow(m.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       setImmutable(fd, m.file, true);
     } finally {
       fs.closeSync(fd);
     }
-    return { name: m.name, detached: detached || loops.length > 0, loopsDetached: loops };
+    return { name: m.name, detached: detached || loopsDetached.length > 0 || recorded !== undefined, loopsDetached, othersLoops: loopsOverFile(m.file) };
   });
 }
-

@@ -1,6 +1,6 @@
 /**
  * A device's stable identity: what still names it after a reboot, when
- * major:minor and dm-N may have changed (DESIGN.md "Stable identity").
+ * major:minor and dm-N may have changed (docs/design.md "Stable identity").
  */
 import { execa } from 'execa';
 import { SnapstoreError } from '../errors.js';

@@ -1,27 +1,13 @@
 /**
- * Who uses a store right now: a dm device of ours named for it, or a loop
- * device over its file. Read from sysfs, so it works without our client.
+ * Who uses a store right now: a dm device of ours named for it (found by
+ * its uuid, through the device-mapper client), or a loop device over its
+ * file. Asked of the layers below, never of the commands that make them.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { loopsOverFile } from './loop.js';
+import type { DeviceMapperApi } from '../dm/api.js';
+import { loopsOverFile } from '../linux/loop.js';
+import { parseDmUuid, UUID_PREFIX } from '../state/names.js';
 
-export function storeUsers(name: string, file: string): string[] {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/sys/block');
-  } catch {
-    return [];
-  }
-  const users: string[] = [];
-  for (const dev of entries) {
-    let dmName: string;
-    try {
-      dmName = fs.readFileSync(path.join('/sys/block', dev, 'dm', 'name'), 'utf8').trim();
-    } catch {
-      continue;
-    }
-    if (dmName.startsWith(`snapstore-${name}-`)) users.push(`dm device ${dmName} (/dev/${dev})`);
-  }
-  return [...users, ...loopsOverFile(file).map((loop) => `loop device ${loop}`)];
+export function storeUsers(dm: DeviceMapperApi | undefined, name: string, file: string): string[] {
+  const ours = (dm?.list(UUID_PREFIX) ?? []).filter((d) => parseDmUuid(d.uuid ?? '')?.name === name);
+  return [...ours.map((d) => `dm device ${d.name}`), ...loopsOverFile(file).map((loop) => `loop device ${loop}`)];
 }

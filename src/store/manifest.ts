@@ -4,14 +4,16 @@
  * check out is refused, never guessed at.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
 import type { StoreSegment } from '../fiemap/align.js';
+import { writeFileAtomic } from '../state/files.js';
+import type { StateLock } from '../state/lock.js';
+import { statePaths } from '../state/names.js';
+import type { StateDir } from '../state/state-dir.js';
+import { lstatOrNone, readTrustedFile } from '../state/trust.js';
 import type { Bytes } from '../units/units.js';
-import { bytes, chunkSize } from '../units/units.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { bytes, chunkSize, UnitError } from '../units/units.js';
 import type { DeviceIdentity } from './identity.js';
-import { manifestPath } from './state-dir.js';
 
 export const MANIFEST_VERSION = 1;
 
@@ -69,6 +71,17 @@ function field<T>(file: string, obj: Record<string, unknown>, key: string, check
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isOptionalString = (v: unknown): v is string | undefined => v === undefined || isString(v);
+const IDENTITY_FIELDS = ['fsUuid', 'fsType', 'partUuid', 'dmName', 'dmUuid'] as const;
+
+function decodeIdentity(file: string, obj: Record<string, unknown>): DeviceIdentity {
+  for (const k of IDENTITY_FIELDS) field(file, obj, k, isOptionalString, 'a string or nothing');
+  const id = obj as unknown as DeviceIdentity;
+  field(file, obj, 'devNumber', isString, 'major:minor');
+  field(file, obj, 'kernelName', isString, 'a kernel device name');
+  if (!id.fsUuid && !id.partUuid && !id.dmUuid && !id.dmName) throw new ManifestError(file, 'the device has no stable identity (fsUuid, partUuid, dmName or dmUuid)');
+  return id;
+}
 
 export function decodeManifest(file: string, text: string): StoreManifest {
   let raw: unknown;
@@ -82,7 +95,13 @@ export function decodeManifest(file: string, text: string): StoreManifest {
   if (version !== MANIFEST_VERSION) throw new ManifestError(file, `version ${version} is not ${MANIFEST_VERSION}`);
   const kind = field(file, raw, 'kind', isString, 'a string');
   if (kind !== 'file') throw new ManifestError(file, `kind "${kind}" is not "file"`);
-  const chunk = chunkSize(bytes(field(file, raw, 'chunkSize', isCount, 'a byte count')));
+  let chunk;
+  try {
+    chunk = chunkSize(bytes(field(file, raw, 'chunkSize', isCount, 'a byte count')));
+  } catch (err) {
+    if (err instanceof UnitError) throw new ManifestError(file, `field "chunkSize": ${err.message}`);
+    throw err;
+  }
   const fsObj = field(file, raw, 'filesystem', isObject, 'an object');
   const devObj = field(file, raw, 'device', isObject, 'an object');
   const segRaw = field(file, raw, 'segments', (v): v is unknown[] => Array.isArray(v), 'an array');
@@ -116,37 +135,39 @@ export function decodeManifest(file: string, text: string): StoreManifest {
       type: field(file, fsObj, 'type', isString, 'a filesystem type'),
       blockSize: bytes(field(file, fsObj, 'blockSize', isCount, 'a byte count')),
     },
-    device: devObj as unknown as DeviceIdentity,
+    device: decodeIdentity(file, devObj),
     segments,
     mapSha256: field(file, raw, 'mapSha256', isString, 'a sha256'),
     createdAt: field(file, raw, 'createdAt', isString, 'a date'),
   };
-  field(file, devObj, 'devNumber', isString, 'major:minor');
+  if (m.fileSize < m.usableBytes + m.droppedBytes) throw new ManifestError(file, `fileSize ${m.fileSize} is less than usableBytes + droppedBytes (${m.usableBytes + m.droppedBytes})`);
   if (next !== m.usableBytes) throw new ManifestError(file, `segments cover ${next} bytes, usableBytes says ${m.usableBytes}`);
   if (mapChecksum(segments) !== m.mapSha256) throw new ManifestError(file, 'the map does not match its checksum');
   return m;
 }
 
-export function readManifest(stateDir: string, name: string): StoreManifest {
-  const file = manifestPath(stateDir, name);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SnapstoreError('NO_SUCH_STORE', `no store named "${name}" in ${stateDir} (no ${file})`, {
-        hint: 'check the name and --state-dir; `snapstore store list` lists the stores',
-      });
-    }
-    throw err;
-  }
-  return decodeManifest(file, text);
+/** The manifest of store `name`; a missing one is NO_SUCH_STORE. */
+export function readManifest(stateDir: StateDir, name: string): StoreManifest {
+  const m = findManifest(stateDir, name);
+  if (m) return m;
+  throw new SnapstoreError('NO_SUCH_STORE', `no store named "${name}" in ${stateDir.path} (no ${statePaths.storeManifest(stateDir.path, name)})`, {
+    hint: 'check the name and --state-dir; `snapstore store list` lists the stores',
+  });
 }
 
-export function writeManifest(stateDir: string, m: StoreManifest): void {
-  writeFileAtomic(manifestPath(stateDir, m.name), encode(m));
+/** The manifest of store `name`, or undefined when there is none. Trust is checked first. */
+export function findManifest(stateDir: StateDir, name: string): StoreManifest | undefined {
+  if (stateDir.folder('stores') === undefined) return undefined;
+  const file = statePaths.storeManifest(stateDir.path, name);
+  const text = readTrustedFile(file);
+  return text === undefined ? undefined : decodeManifest(file, text);
 }
 
-export function manifestExists(stateDir: string, name: string): boolean {
-  return fs.existsSync(manifestPath(stateDir, name));
+export function writeManifest(lock: StateLock, m: StoreManifest): void {
+  lock.dir.ensureFolder('stores');
+  writeFileAtomic(statePaths.storeManifest(lock.dir.path, m.name), encode(m));
+}
+
+export function manifestExists(stateDir: StateDir, name: string): boolean {
+  return lstatOrNone(statePaths.storeManifest(stateDir.path, name)) !== undefined;
 }

@@ -1,90 +1,85 @@
 /**
- * Where two block devices share blocks. A store's extents are byte ranges of
- * its filesystem's device; a merge writes byte ranges of an origin device.
- * They can be the same disk under different names (a dm passthrough, D-real):
- * both are followed down their linear dm stacks to the devices at the bottom
- * and compared there (DESIGN.md, merge hazard).
+ * Where two things share blocks. A store's extents are byte ranges of its
+ * filesystem's device; a merge writes byte ranges of an origin device. They
+ * can be the same disk under different names (a dm passthrough, D-real, a
+ * loop device over an image): both are followed down their dm stacks
+ * (dm/stack.ts) and through loop devices to what is at the bottom, and
+ * compared there (docs/design.md, merge hazard).
  */
-import type { OriginRange } from '../cow/table.js';
-import type { DeviceMapper } from '../dm/client.js';
-import { LinearTarget, SnapshotOriginTarget } from '../dm/targets.js';
-import { blockDeviceInfo } from '../linux/blockdev.js';
+import * as fs from 'node:fs';
+import type { DeviceMapperApi } from '../dm/api.js';
+import { sharedBlocks, toBottom, type DeviceMapping } from '../dm/stack.js';
 import type { DeviceNumber } from '../linux/device-number.js';
-import { sameDevice } from '../linux/device-number.js';
-import type { Bytes } from '../units/units.js';
-import { SECTOR_BYTES } from '../units/units.js';
-
-/** `length` bytes at `offset` of `dev`; `at` is where they are in the device we started from. */
-export interface Piece {
-  readonly dev: DeviceNumber;
-  readonly offset: number;
-  readonly length: number;
-  readonly at: number;
-}
-
-/**
- * The pieces below one dm device's table: linear segments map to their device
- * and offset; snapshot-origin passes its data through at the same offsets.
- * Undefined when `dev` is not dm or its table has another kind of target.
- */
-function below(dm: DeviceMapper, dev: DeviceNumber): Piece[] | undefined {
-  const info = blockDeviceInfo(dev);
-  if (!info.dm) return undefined;
-  const out: Piece[] = [];
-  let start = 0;
-  for (const t of dm.table(info.dm.name)) {
-    const length = t.length * SECTOR_BYTES;
-    if (t instanceof LinearTarget) out.push({ dev: t.device, offset: t.offset * SECTOR_BYTES, length, at: start });
-    else if (t instanceof SnapshotOriginTarget) out.push({ dev: t.origin, offset: start, length, at: start });
-    else return undefined;
-    start += length;
-  }
-  return out;
-}
-
-/** Follows pieces down through linear dm devices until they reach devices that are not. */
-export function toBottom(dm: DeviceMapper | undefined, pieces: readonly Piece[]): Piece[] {
-  const out: Piece[] = [];
-  const tables = new Map<string, Piece[] | undefined>();
-  const work = [...pieces];
-  while (work.length) {
-    const p = work.pop()!;
-    const key = `${p.dev.major}:${p.dev.minor}`;
-    if (!tables.has(key)) tables.set(key, dm ? below(dm, p.dev) : undefined);
-    const segs = tables.get(key);
-    if (!segs) {
-      out.push(p);
-      continue;
-    }
-    for (const s of segs) {
-      const from = Math.max(p.offset, s.at);
-      const to = Math.min(p.offset + p.length, s.at + s.length);
-      if (from < to) work.push({ dev: s.dev, offset: s.offset + (from - s.at), length: to - from, at: p.at + (from - p.offset) });
-    }
-  }
-  return out;
-}
+import { formatDeviceNumber, fromDevT } from '../linux/device-number.js';
+import { loopBackingFile } from '../linux/loop.js';
+import type { Range } from '../units/range.js';
+import type { Bytes, Sectors } from '../units/units.js';
+import { bytesToSectors, sectorsToBytes } from '../units/units.js';
 
 /**
  * The byte ranges of `origin` (in its own offsets) that lie on the same
- * blocks, at the bottom of both stacks, as `targets` (ranges of `targetDev`).
+ * blocks, at the bottom of both stacks, as `targets` (byte ranges of `targetDev`).
  */
 export function originRangesOver(
-  dm: DeviceMapper | undefined,
-  origin: { dev: DeviceNumber; size: number },
+  dm: DeviceMapperApi | undefined,
+  origin: { dev: DeviceNumber; size: Bytes },
   targetDev: DeviceNumber,
-  targets: readonly { offset: number; length: number }[],
-): OriginRange[] {
-  const bottomTargets = toBottom(dm, targets.map((t) => ({ dev: targetDev, offset: t.offset, length: t.length, at: t.offset })));
-  const originPieces = toBottom(dm, [{ dev: origin.dev, offset: 0, length: origin.size, at: 0 }]);
-  const out: OriginRange[] = [];
-  for (const o of originPieces) {
-    for (const t of bottomTargets) {
-      if (!sameDevice(o.dev, t.dev)) continue;
-      const from = Math.max(o.offset, t.offset);
-      const to = Math.min(o.offset + o.length, t.offset + t.length);
-      if (from < to) out.push({ offset: (o.at + (from - o.offset)) as Bytes, length: (to - from) as Bytes });
+  targets: readonly Range<Bytes>[],
+): Range<Bytes>[] {
+  const whole: DeviceMapping = { start: 0 as Sectors, length: Math.floor(origin.size / 512) as Sectors, device: origin.dev, offset: 0 as Sectors };
+  const pieces = targets.map((t): DeviceMapping => ({ start: bytesToSectors(t.offset), length: bytesToSectors(t.length), device: targetDev, offset: bytesToSectors(t.offset) }));
+  return sharedBlocks(dm, [whole], pieces).map((r) => ({ offset: sectorsToBytes(r.start), length: sectorsToBytes(r.length) }));
+}
+
+/** A file's identity: where its inode is. */
+const fileKey = (st: fs.Stats): string => `inode ${st.ino} of device ${formatDeviceNumber(fromDevT(st.dev))}`;
+
+/** What a path stands for at the bottom: device pieces, and the files behind loop devices among them. */
+function bottomOf(dm: DeviceMapperApi | undefined, st: fs.Stats): { pieces: DeviceMapping[]; files: Set<string> } {
+  if (!st.isBlockDevice()) return { pieces: [], files: new Set([fileKey(st)]) };
+  const dev = fromDevT(st.rdev);
+  let sectors = 0;
+  try {
+    sectors = Number(fs.readFileSync(`/sys/dev/block/${formatDeviceNumber(dev)}/size`, 'utf8').trim());
+  } catch {
+    // no size known: compare the device as a whole
+  }
+  const pieces = toBottom(dm, [{ start: 0 as Sectors, length: Math.max(sectors, 1) as Sectors, device: dev, offset: 0 as Sectors }]);
+  const files = new Set<string>();
+  for (const p of pieces) {
+    const backing = loopBackingOfNumber(p.device);
+    if (backing === undefined) continue;
+    try {
+      files.add(fileKey(fs.statSync(backing)));
+    } catch {
+      // the file behind the loop device was deleted: nothing else can be it
     }
   }
-  return out.sort((a, b) => a.offset - b.offset);
+  return { pieces, files };
+}
+
+function loopBackingOfNumber(dev: DeviceNumber): string | undefined {
+  try {
+    const name = fs.realpathSync(`/sys/dev/block/${formatDeviceNumber(dev)}`).split('/').pop()!;
+    return name.startsWith('loop') ? loopBackingFile(`/dev/${name}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why `a` and `b` are the same blocks however they are named (the same
+ * file through a symlink or a hard link, a loop device over it, a dm device
+ * over the same blocks), or undefined when they are not.
+ */
+export function sameBlocks(dm: DeviceMapperApi | undefined, a: string, b: string): string | undefined {
+  const sa = fs.statSync(a);
+  const sb = fs.statSync(b);
+  if (!sa.isBlockDevice() && !sb.isBlockDevice()) return sa.dev === sb.dev && sa.ino === sb.ino ? `${a} and ${b} are the same file` : undefined;
+  const x = bottomOf(dm, sa);
+  const y = bottomOf(dm, sb);
+  for (const f of x.files) if (y.files.has(f)) return `${a} and ${b} are the same file (${f}), one through a loop device`;
+  const shared = sharedBlocks(dm, x.pieces, y.pieces);
+  if (shared.length) return `${a} and ${b} share blocks (followed down their device-mapper stacks)`;
+  return undefined;
 }

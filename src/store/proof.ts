@@ -6,12 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
+import type { FileMap } from '../fiemap/map-file.js';
+import { mapOpenFile } from '../fiemap/map-file.js';
 import type { StoreSegment } from '../fiemap/align.js';
-import { fromNodeError } from '../linux/errors.js';
-import { fsync } from '../linux/fs.js';
+import { sameSegment } from '../fiemap/align.js';
+import type { BlockDeviceInfo } from '../linux/blockdev.js';
+import { blockDeviceInfo } from '../linux/blockdev.js';
+import { fromNodeError, isErrno } from '../linux/errors.js';
+import { fsync, setImmutable } from '../linux/fs.js';
 import type { ChunkSize } from '../units/units.js';
-import { bytes } from '../units/units.js';
+import { bytes, plural } from '../units/units.js';
+import { SafePoints } from '../util/interrupt.js';
 import type { RawStore } from './raw-device.js';
+import { openRawStore } from './raw-device.js';
 
 const SIGNATURE_BYTES = 512;
 const MAGIC = 'SNAPSTORE-PROOF\n';
@@ -23,15 +30,18 @@ function signature(nonce: Buffer, index: number, s: StoreSegment): Buffer {
 }
 
 /** Writes one signature per segment through the file and makes them durable. */
-export function writeSignatures(fd: number, path: string, segments: readonly StoreSegment[]): Buffer {
+export async function writeSignatures(fd: number, path: string, segments: readonly StoreSegment[], signal?: AbortSignal): Promise<Buffer> {
   const nonce = randomBytes(16);
-  segments.forEach((s, i) => {
+  const safe = new SafePoints(signal);
+  for (let i = 0; i < segments.length; i++) {
+    if (i % 1024 === 0) await safe.check(`while proving the map of ${path}`);
+    const s = segments[i]!;
     try {
       fs.writeSync(fd, signature(nonce, i, s), 0, SIGNATURE_BYTES, s.fileOffset);
     } catch (err) {
       throw fromNodeError(err, 'pwrite', path);
     }
-  });
+  }
   fsync(fd, path);
   return nonce;
 }
@@ -62,3 +72,58 @@ export function zeroHeader(raw: RawStore, chunk: ChunkSize, file: string): void 
   }
 }
 
+function sameSegments(a: readonly StoreSegment[], b: readonly StoreSegment[]): boolean {
+  return a.length === b.length && a.every((s, i) => sameSegment(s, b[i]!));
+}
+
+/** The raw device for the proof; a refusal to write it is explained, not just reported. */
+function openProofDevice(node: string, segments: readonly StoreSegment[]): RawStore {
+  try {
+    return openRawStore(node, segments, true);
+  } catch (err) {
+    if (isErrno(err, 'EPERM') || isErrno(err, 'EACCES') || isErrno(err, 'EROFS')) {
+      throw new SnapstoreError('RAW_DEVICE_DENIED', `the map cannot be proved: writing ${node} directly was refused (${(err as { code: string }).code})`, {
+        hint: 'this system forbids writing a device with a mounted filesystem (a sandbox, a security module, or a kernel built without CONFIG_BLK_DEV_WRITE_MOUNTED); the store cannot be used on that filesystem',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+export interface ProofOptions {
+  readonly log: (line: string) => void;
+  readonly signal?: AbortSignal;
+  /** zero chunks 0 and 1 on the raw device: a new store (not an extension) */
+  readonly zeroHeader: boolean;
+}
+
+/**
+ * The proof step: signatures into `toProve` (segments of `before`), the
+ * file pinned (immutable), mapped again and compared (nothing moved), the
+ * signatures read back raw; a new store's header zeroed raw. Returns the
+ * map after pinning and the device it is on.
+ */
+export async function proveAndPin(fd: number, file: string, chunk: ChunkSize, before: FileMap, toProve: readonly StoreSegment[], options: ProofOptions): Promise<{ map: FileMap; device: BlockDeviceInfo }> {
+  options.log(`proving the map: a signature into each of ${plural(toProve.length, 'segment')}`);
+  const nonce = await writeSignatures(fd, file, toProve, options.signal);
+  setImmutable(fd, file, true);
+  const after = mapOpenFile(fd, file, chunk);
+  if (!sameSegments(before.segments, after.segments)) {
+    throw new SnapstoreError('MAP_CHANGED', `the extents of ${file} moved while it was being proved`, {
+      hint: 'something is defragmenting or moving files on that filesystem; run again',
+    });
+  }
+  const device = blockDeviceInfo(after.device);
+  const raw = openProofDevice(device.node, after.segments);
+  try {
+    checkSignatures(raw, nonce, toProve, file);
+    if (options.zeroHeader) {
+      options.log(`read back every signature from ${device.node}; zeroing the store header`);
+      zeroHeader(raw, chunk, file);
+    } else options.log(`read back every signature from ${device.node}`);
+  } finally {
+    raw.close();
+  }
+  return { map: after, device };
+}

@@ -4,11 +4,11 @@
  * and the page cache must not hide what is on the disk (O_DIRECT).
  */
 import * as fs from 'node:fs';
-import { FileIo } from '../cow/file-io.js';
+import { FileIo } from '../blockio/file-io.js';
+import { MappedIo } from '../blockio/mapped-io.js';
+import type { StoreSegment } from '../fiemap/align.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
-import { MappedIo } from '../cow/mapped-io.js';
-import type { StoreSegment } from '../fiemap/align.js';
 import { resolveDevice } from './identity.js';
 import type { StoreManifest } from './manifest.js';
 
@@ -27,7 +27,7 @@ export function openRawStore(node: string, segments: readonly StoreSegment[], wr
   try {
     const store = new MappedIo(
       device,
-      segments.map((s) => ({ logical: s.storeOffset, physical: s.physical, length: s.length })),
+      segments.map((s) => ({ start: s.storeOffset, offset: s.physical, length: s.length })),
       name,
     );
     return { deviceNumber: fromDevT(fs.statSync(node).rdev), device, store, close: () => store.close() };

@@ -5,27 +5,38 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FileIo } from '../cow/file-io.js';
-import type { BlockIo } from '../cow/io.js';
-import type { OriginRange } from '../cow/table.js';
+import type { BlockIo } from '../blockio/block-io.js';
+import { FileIo } from '../blockio/file-io.js';
+import type { DeviceMapperApi } from '../dm/api.js';
+import { deviceMapperIfPresent } from '../dm/presence.js';
 import { SnapstoreError } from '../errors.js';
-import { EXTENT_FLAGS } from '../fiemap/struct.js';
 import { queryExtents } from '../fiemap/query.js';
-import { isErrno } from '../linux/errors.js';
-import { readManifest } from './manifest.js';
-import { openManifestStore } from './raw-device.js';
-import { listStores } from './list.js';
-import { deviceMapperIfPresent } from './dm-presence.js';
-import { originRangesOver } from './overlap.js';
+import { EXTENT_FLAGS } from '../fiemap/struct.js';
 import { fromDevT } from '../linux/device-number.js';
+import { isErrno } from '../linux/errors.js';
+import { StateDir } from '../state/state-dir.js';
+import type { Range } from '../units/range.js';
+import type { Bytes } from '../units/units.js';
+import { findManifest, readManifest } from './manifest.js';
+import { originRangesOver } from './overlap.js';
+import { openManifestStore } from './raw-device.js';
 
 export interface StoreSource {
   readonly io: BlockIo;
+  /** the store as given: a path (`--cow`) or our store's name (`--store`) */
+  readonly given: { readonly cow: string } | { readonly store: string };
   /**
    * The ranges of `origin` that hold this store's own blocks (none for a
    * store that is not ours, or an origin elsewhere): a merge must never write there.
    */
-  storeRangesOn(origin: string, originSize: number): OriginRange[];
+  storeRangesOn(origin: string, originSize: Bytes): Range<Bytes>[];
+}
+
+export interface SourceOptions {
+  readonly cow?: string | undefined;
+  readonly store?: string | undefined;
+  readonly stateDir: string;
+  readonly dm?: DeviceMapperApi;
 }
 
 function openOrExplain(file: string, what: string, options: { writable?: boolean; exclusive?: boolean }): FileIo {
@@ -56,15 +67,26 @@ export function openOrigin(file: string, writable: boolean, exclusive = writable
   return openOrExplain(file, 'origin', { writable, exclusive });
 }
 
-/** The name of our store whose file is `file`, if any (damaged manifests name nothing). */
+/** The name of our store whose file is `file`, if any (damaged manifests and a state directory we may not read name nothing). */
 function ourStoreNamed(stateDir: string, file: string): string | undefined {
-  const real = fs.realpathSync(file);
-  return listStores(stateDir).find((s) => s.manifest?.file === real)?.name;
+  try {
+    const dir = StateDir.find(stateDir);
+    const folder = dir?.folder('stores');
+    if (!dir || !folder) return undefined;
+    const real = fs.realpathSync(file);
+    return fs
+      .readdirSync(folder)
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .find((name) => findManifest(dir, name)?.file === real);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Refuses a regular file with unwritten extents: the filesystem reads those as
- * zeros, while the kernel wrote the store's real data beneath it (DESIGN.md,
+ * zeros, while the kernel wrote the store's real data beneath it (docs/design.md,
  * FIEMAP). Reading it would report an empty store, a wrong answer.
  */
 function refuseUnwritten(file: string, stateDir: string): void {
@@ -92,10 +114,7 @@ function refuseUnwritten(file: string, stateDir: string): void {
 }
 
 /** A store given as a device or image (`--cow`) or as one of ours (`--store`). */
-export async function openStoreSource(
-  source: { cow?: string; store?: string; stateDir: string },
-  writable: boolean,
-): Promise<StoreSource> {
+export async function openStoreSource(source: SourceOptions, writable: boolean): Promise<StoreSource> {
   if ((source.cow === undefined) === (source.store === undefined)) {
     throw new SnapstoreError('USAGE_STORE', 'give exactly one of --cow DEV_OR_IMAGE and --store NAME', {
       hint: '--cow for any store (an image or a device); --store for a store snapstore created',
@@ -103,18 +122,20 @@ export async function openStoreSource(
     });
   }
   if (source.store !== undefined) {
-    const m = readManifest(source.stateDir, source.store);
+    const name = source.store;
+    const m = readManifest(StateDir.need(source.stateDir), name);
     const raw = await openManifestStore(m, writable);
     return {
       io: raw.store,
+      given: { store: name },
       storeRangesOn(origin, originSize) {
         const st = fs.statSync(origin);
         if (!st.isBlockDevice()) return [];
-        const dm = deviceMapperIfPresent();
+        const dm = source.dm ?? deviceMapperIfPresent();
         try {
           return originRangesOver(dm, { dev: fromDevT(st.rdev), size: originSize }, raw.deviceNumber, m.segments.map((s) => ({ offset: s.physical, length: s.length })));
         } finally {
-          dm?.close();
+          if (!source.dm) dm?.close();
         }
       },
     };
@@ -122,5 +143,5 @@ export async function openStoreSource(
   const file = path.resolve(source.cow!);
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (st?.isFile()) refuseUnwritten(file, source.stateDir);
-  return { io: openOrExplain(file, 'store', { writable, exclusive: writable }), storeRangesOn: () => [] };
+  return { io: openOrExplain(file, 'store', { writable, exclusive: writable }), given: { cow: file }, storeRangesOn: () => [] };
 }

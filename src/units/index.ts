@@ -1,1 +1,2 @@
 export * from './units.js';
+export type { Range, Mapping } from './range.js';

@@ -6,6 +6,7 @@
  * safe integers (2^53 bytes is 8 PiB, beyond any device we map), which keeps
  * the 100k-extent paths fast where bigint would not be.
  */
+import { SnapstoreError, type SnapstoreErrorOptions } from '../errors.js';
 
 declare const unit: unique symbol;
 type Unit<Name extends string> = number & { readonly [unit]: Name };
@@ -13,12 +14,15 @@ type Unit<Name extends string> = number & { readonly [unit]: Name };
 export type Bytes = Unit<'bytes'>;
 export type Sectors = Unit<'sectors'>;
 export type Chunks = Unit<'chunks'>;
-export type FsBlocks = Unit<'fs-blocks'>;
 
 export const SECTOR_BYTES = 512;
 
-export class UnitError extends RangeError {
+/** A value that is not a size, count or chunk size we can use. */
+export class UnitError extends SnapstoreError {
   override name = 'UnitError';
+  constructor(message: string, options: SnapstoreErrorOptions = {}) {
+    super('BAD_VALUE', message, options);
+  }
 }
 
 function checked<T extends number>(value: number | bigint, what: string): T {
@@ -32,10 +36,12 @@ function checked<T extends number>(value: number | bigint, what: string): T {
   return n as T;
 }
 
+/** Where a size written by a person was not understood: the way out. */
+const SIZE_HINT = 'sizes are whole bytes with an optional K, M, G, T or P suffix (binary units): 512, 64K, 1.5G';
+
 export const bytes = (n: number | bigint): Bytes => checked<Bytes>(n, 'byte count');
 export const sectors = (n: number | bigint): Sectors => checked<Sectors>(n, 'sector count');
 export const chunks = (n: number | bigint): Chunks => checked<Chunks>(n, 'chunk count');
-export const fsBlocks = (n: number | bigint): FsBlocks => checked<FsBlocks>(n, 'filesystem block count');
 
 /** Checked sum of same-unit values. */
 export function add<T extends number>(a: T, b: T): T {
@@ -51,10 +57,6 @@ export function sub<T extends number>(a: T, b: T): T {
 /** Checked product of a value and a plain count. */
 export function mul<T extends number>(a: T, factor: number): T {
   return checked<T>(a * factor, 'product');
-}
-
-export function isAligned(value: number, alignment: number): boolean {
-  return value % alignment === 0;
 }
 
 export function alignDown<T extends number>(value: T, alignment: T | number): T {
@@ -86,7 +88,10 @@ export interface ChunkSize {
 
 export function chunkSize(b: Bytes): ChunkSize {
   if (b < SECTOR_BYTES || (b & (b - 1)) !== 0 || b > 2 ** 30) {
-    throw new UnitError(`chunk size ${formatBytes(b)} must be a power of two between 512 bytes and 1 GiB`);
+    throw new UnitError(`chunk size ${formatExactBytes(b)} must be a power of two between 512 bytes and 1 GiB`, {
+      hint: 'use a chunk size like 4K (the default), 16K or 64K',
+      usage: true,
+    });
   }
   return { bytes: b, sectors: bytesToSectors(b) };
 }
@@ -113,10 +118,6 @@ export function sectorsToChunks(s: Sectors, chunk: ChunkSize): Chunks {
   return (s / chunk.sectors) as Chunks;
 }
 
-export function fsBlocksToBytes(n: FsBlocks, blockSize: Bytes): Bytes {
-  return checked<Bytes>(n * blockSize, 'byte count');
-}
-
 const SUFFIXES: Record<string, number> = {
   '': 1,
   K: 1024,
@@ -134,12 +135,14 @@ export function parseSize(text: string): Bytes {
   if (/^\s*\d+(?:\.\d+)?\s*[KMGTP]B\s*$/i.test(text)) {
     throw new UnitError(
       `size "${text}" is ambiguous (decimal or binary?); write ${text.trim().slice(0, -1)} or ${text.trim().slice(0, -1)}iB for binary units, the only kind snapstore takes`,
+      { hint: SIZE_HINT, usage: true },
     );
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([KMGTP])(?:iB)?|B)?\s*$/i.exec(text);
   if (!m) {
     throw new UnitError(
-      `size "${text}" is not understood; write a number with an optional K, M, G, T or P suffix (binary units), e.g. 512, 64K, 1.5G`,
+      `size "${text}" is not understood`,
+      { hint: SIZE_HINT, usage: true },
     );
   }
   const [, num = '', suffix = ''] = m;
@@ -149,7 +152,7 @@ export function parseSize(text: string): Bytes {
   const scale = 10n ** BigInt(frac.length);
   const total = BigInt(whole) * BigInt(factor) * scale + BigInt(frac || '0') * BigInt(factor);
   if (total % scale !== 0n) {
-    throw new UnitError(`size "${text}" is not a whole number of bytes`);
+    throw new UnitError(`size "${text}" is not a whole number of bytes`, { hint: SIZE_HINT, usage: true });
   }
   return bytes(total / scale);
 }
@@ -166,6 +169,14 @@ export function formatBytes(b: number): string {
   // Rounded down, so that a size a little short of 8 MiB never reads as 8 MiB.
   const text = Number.isInteger(v) ? String(v) : (Math.floor(v * 100) / 100).toFixed(2).replace(/\.?0+$/, '');
   return `${text} ${units[i]}`;
+}
+
+/** A size a person gave, exactly: "4 KiB", but "4097 bytes" where a rounded unit would hide the odd bytes. */
+export function formatExactBytes(b: number): string {
+  const text = formatBytes(b);
+  const [num = '', unit = 'B'] = text.split(' ');
+  const power = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'].indexOf(unit);
+  return Number(num) * 1024 ** power === b ? text : `${b} bytes`;
 }
 
 /** "1 extent", "3 extents". */

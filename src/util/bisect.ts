@@ -13,3 +13,15 @@ export function lastStartingAtOrBefore<T>(items: readonly T[], start: (item: T) 
   }
   return lo;
 }
+
+/** The index of the first item whose end is after `value` (items.length when none): which range may hold an offset. */
+export function firstEndingAfter<T>(items: readonly T[], end: (item: T) => number, value: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (end(items[mid]!) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bytes } from '../../src/units/units.js';
-import { FileIo } from '../../src/cow/file-io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 import { buildStore, pattern, referenceMerge } from './helpers.js';
 

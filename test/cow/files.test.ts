@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bytes } from '../../src/units/units.js';
-import { FileIo } from '../../src/cow/file-io.js';
-import { MemoryIo } from '../../src/cow/io.js';
-import { MappedIo } from '../../src/cow/mapped-io.js';
-import { readTable } from '../../src/cow/table.js';
+import { FileIo } from '../../src/blockio/file-io.js';
+import { MemoryIo } from '../../src/blockio/index.js';
+import { MappedIo } from '../../src/blockio/mapped-io.js';
+import { readTable } from '../../src/cow/exception-table.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 import { exportView } from '../../src/cow/export.js';
 import { inspectStore } from '../../src/cow/inspect.js';
@@ -87,7 +87,7 @@ describe('MappedIo', () => {
       const len = cuts[i + 1]! - cuts[i]!;
       phys -= len + 4096;
       store.data.copy(device.data, phys, cuts[i], cuts[i + 1]);
-      extents.push({ logical: bytes(cuts[i]!), physical: bytes(phys), length: bytes(len) });
+      extents.push({ start: bytes(cuts[i]!), offset: bytes(phys), length: bytes(len) });
     }
     const mapped = new MappedIo(device, extents);
     expect(mapped.size).toBe(size);
@@ -99,8 +99,8 @@ describe('MappedIo', () => {
 
   it('refuses a map with a gap or one beyond the device', () => {
     const device = MemoryIo.zeroed(bytes(8192), 'dev');
-    expect(() => new MappedIo(device, [{ logical: bytes(4096), physical: bytes(0), length: bytes(4096) }])).toThrow(/gap at store byte 0/);
-    expect(() => new MappedIo(device, [{ logical: bytes(0), physical: bytes(4096), length: bytes(8192) }])).toThrow(/beyond the end of dev/);
+    expect(() => new MappedIo(device, [{ start: bytes(4096), offset: bytes(0), length: bytes(4096) }])).toThrow(/gap at store byte 0/);
+    expect(() => new MappedIo(device, [{ start: bytes(0), offset: bytes(4096), length: bytes(8192) }])).toThrow(/beyond the end of dev/);
   });
 });
 

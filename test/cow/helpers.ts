@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Bytes, type ChunkSize, bytes, chunkSize, chunks } from '../../src/units/units.js';
-import { type BlockIo, MemoryIo } from '../../src/cow/io.js';
+import { type BlockIo, MemoryIo } from '../../src/blockio/index.js';
 import { CowWriter } from '../../src/cow/writer.js';
 
 export const K4 = chunkSize(bytes(4096));

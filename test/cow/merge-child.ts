@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { bytes } from '../../src/units/units.js';
-import { FileIo } from '../../src/cow/file-io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { mergeOffline } from '../../src/cow/merge.js';
 
 const [originPath = '', storePath = '', batch = '', paced] = process.argv.slice(2);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bytes, chunkSize } from '../../src/units/units.js';
-import { type BlockIo, FaultyIo, MemoryIo } from '../../src/cow/io.js';
+import { type BlockIo, FaultyIo, MemoryIo } from '../../src/blockio/index.js';
 import { mergeOffline } from '../../src/cow/merge.js';
-import { readTable } from '../../src/cow/table.js';
+import { readTable } from '../../src/cow/exception-table.js';
 import { DiskException, Layout } from '../../src/cow/format.js';
 import { K4, VolatileCacheIo, buildStore, pattern, referenceMerge, sha } from './helpers.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bytes, chunkSize, chunks } from '../../src/units/units.js';
-import { MemoryIo } from '../../src/cow/io.js';
+import { MemoryIo } from '../../src/blockio/index.js';
 import { DiskException, DiskHeader, Layout } from '../../src/cow/format.js';
-import { checkAgainstOrigin, readTable } from '../../src/cow/table.js';
+import { checkAgainstOrigin, readTable } from '../../src/cow/exception-table.js';
 import { K4, buildStore } from './helpers.js';
 
 function codeOf(fn: () => unknown): string | undefined {

@@ -4,7 +4,6 @@ import { deviceNumber } from '../../src/linux/device-number.js';
 import {
   ErrorTarget,
   FlakeyTarget,
-  formatTable,
   LinearTarget,
   OtherTarget,
   parseTableText,
@@ -18,6 +17,7 @@ import {
   ZeroTarget,
   type KernelFeatures,
 } from '../../src/dm/targets.js';
+import { formatTable } from '../../src/dm/table-text.js';
 import { bytes, chunkSize, sectors } from '../../src/units/units.js';
 
 const linux61: KernelFeatures = {

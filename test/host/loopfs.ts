@@ -62,7 +62,7 @@ export async function makeLoopFs(type: FsType, sizeMiB: number, mkfsArgs: string
  * Fragments free space on purpose: allocate what is free to one file, then
  * punch out every other 4 KiB block. A file allocated afterwards fills those
  * holes and is scattered. (Filling with small files and deleting every other
- * one, DESIGN.md's recipe, does the same on ext4 but not on xfs, which frees
+ * one, docs/design.md's recipe, does the same on ext4 but not on xfs, which frees
  * unlinked files' blocks in the background and spreads files over groups.)
  * Returns the number of holes; about `leaveMiB`/2 stays free in them.
  */

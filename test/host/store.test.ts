@@ -9,6 +9,7 @@ import { formatDeviceNumber, fromDevT } from '../../src/linux/device-number.js';
 import { createStore } from '../../src/store/create.js';
 import { deleteStore } from '../../src/store/delete.js';
 import { readManifest } from '../../src/store/manifest.js';
+import { StateDir } from '../../src/state/state-dir.js';
 import { checkSignatures, writeSignatures } from '../../src/store/proof.js';
 import { openRawStore } from '../../src/store/raw-device.js';
 import { verifyStore } from '../../src/store/verify.js';
@@ -62,7 +63,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     expect(out.segments).toBeGreaterThan(50);
     expect((fs.statSync(file).mode & 0o777).toString(8)).toBe('600');
     expect((await execa('lsattr', ['-d', file])).stdout).toMatch(/^\S*i\S*\s/);
-    const m = readManifest(stateDir, 's1');
+    const m = readManifest(StateDir.need(stateDir), 's1');
     expect(m.device.fsUuid).toMatch(/[0-9a-f-]{36}/);
     expect(m.segments.length).toBe(out.segments);
     // The header chunks were zeroed on the raw device, the rest carries signatures.
@@ -91,20 +92,20 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     const file = path.join(lfs.storeDir, 'store2');
     await createStore({ name: 's2', file, size: parseSize('4M'), chunk: chunk4k, stateDir });
     await execa('chattr', ['-i', file]);
-    let v = await verifyStore(stateDir, 's2');
+    let v = await verifyStore({ stateDir, name: 's2' });
     expect(v.ok).toBe(false);
     expect(v.problems.join('\n')).toMatch(/no longer immutable/);
     fs.unlinkSync(file);
     fs.writeFileSync(file, Buffer.alloc(4 << 20));
-    v = await verifyStore(stateDir, 's2');
+    v = await verifyStore({ stateDir, name: 's2' });
     expect(v.problems.join('\n')).toMatch(/it is another file/);
     const cli = await snapstore(['store', 'verify', 's2', '--state-dir', stateDir]);
     expect(cli.exitCode).toBe(1);
     expect(cli.stderr).toMatch(/does not match its manifest/);
     // delete refuses to remove a file that is not ours
-    await expect(deleteStore(stateDir, 's2')).rejects.toThrow(/it is another file; it is not our file/);
+    await expect(deleteStore({ stateDir, name: 's2' })).rejects.toThrow(/it is another file; it is not our file/);
     fs.unlinkSync(file);
-    await deleteStore(stateDir, 's2');
+    await deleteStore({ stateDir, name: 's2' });
   });
 
   it('the proof fails when the map is wrong', async () => {
@@ -113,7 +114,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     await execa('chattr', ['-i', file]);
     const fd = fs.openSync(file, 'r+');
     try {
-      const nonce = writeSignatures(fd, file, m.segments);
+      const nonce = await writeSignatures(fd, file, m.segments);
       const shifted = m.segments.map((s) => ({ ...s, physical: bytes(s.physical + 4096) }));
       const raw = openRawStore(lfs.device!, shifted, false);
       try {
@@ -126,7 +127,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
       fs.closeSync(fd);
     }
     await execa('chattr', ['+i', file]);
-    await deleteStore(stateDir, 's3');
+    await deleteStore({ stateDir, name: 's3' });
   });
 
   it('--zero writes zeros over the whole store (no unwritten extents left)', async () => {
@@ -135,7 +136,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain('writing zeros');
     expect((await execa('filefrag', ['-v', file])).stdout).not.toMatch(/unwritten/);
-    const m = readManifest(stateDir, 'z');
+    const m = readManifest(StateDir.need(stateDir), 'z');
     const raw = openRawStore(lfs.device!, m.segments, false);
     try {
       // Everything but the proof's signatures (the first 512 bytes of each segment) is zero.
@@ -145,7 +146,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     } finally {
       raw.close();
     }
-    await deleteStore(stateDir, 'z');
+    await deleteStore({ stateDir, name: 'z' });
   });
 
   it('a full filesystem is reported as ENOSPC and leaves nothing behind', async () => {

@@ -13,9 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { FileIo } from '../../src/cow/file-io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { mergeOffline } from '../../src/cow/merge.js';
-import { readTable } from '../../src/cow/table.js';
+import { readTable } from '../../src/cow/exception-table.js';
 import { copyDevice, directWrite, seeded, shaOf, sizeOf } from './cow-helpers.js';
 
 requireGuest();

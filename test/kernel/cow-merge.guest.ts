@@ -1,6 +1,6 @@
 // The kernel as the oracle of our offline merge (runs in the VM; host side: cow.test.ts).
 // For each case the kernel builds an origin and a store (dmsetup; the snapshot is created
-// before the origin, DESIGN.md "Order of loading"), both are torn down and copied to images in
+// before the origin, docs/design.md "Order of loading"), both are torn down and copied to images in
 // /tmp; the kernel's snapshot-merge runs on the disks (copy A), our offline merge on the images
 // (copy B); the two origins must be byte-identical, and equal to the snapshot's view that the
 // kernel showed before the merge.
@@ -23,11 +23,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, test } from 'vitest';
 import { guestDisk, loadModule, requireGuest, run } from '../vm/guest.js';
-import { FileIo } from '../../src/cow/file-io.js';
-import { FaultyIo } from '../../src/cow/io.js';
+import { FileIo } from '../../src/blockio/file-io.js';
+import { FaultyIo } from '../../src/blockio/index.js';
 import { bytes } from '../../src/units/units.js';
 import { mergeOffline } from '../../src/cow/merge.js';
-import { readTable } from '../../src/cow/table.js';
+import { readTable } from '../../src/cow/exception-table.js';
 import { copyDevice, directWrite, seeded, shaOf, sizeOf, snapshotUsage, waitMergeDone, zeroStart } from './cow-helpers.js';
 
 requireGuest();
@@ -144,7 +144,7 @@ describe('checkpoint-like: ext4 changed through snapshot-origin, 4 KiB chunks', 
     const u = snapshotUsage('cp-snap');
     const exceptions = (u.allocated - u.metadata) / 8;
     // Six new 2 MiB files alone are 3,072 chunks; a snapshot-origin resumed too early would
-    // copy only the first chunk of each large write (DESIGN.md).
+    // copy only the first chunk of each large write (docs/design.md).
     expect(exceptions).toBeGreaterThan(3_500);
     const viewSha = shaOf('/dev/mapper/cp-snap');
     expect(viewSha).toBe(preSha);

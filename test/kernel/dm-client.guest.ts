@@ -6,13 +6,14 @@ import { closeSync, mkdirSync, openSync, readSync, statSync, writeFileSync, exis
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { DeviceMapper, SNAPSTORE_UUID_PREFIX } from '../../src/dm/client.js';
-import { DmError } from '../../src/dm/errors.js';
+import { caught } from '../support/dm-cases.js';
+import { DeviceMapper } from '../../src/dm/client.js';
+import { formatTable } from '../../src/dm/table-text.js';
+import { UUID_PREFIX as SNAPSTORE_UUID_PREFIX } from '../../src/state/names.js';
 import { mergeComplete, parseSnapshotStatus } from '../../src/dm/status.js';
 import {
   ErrorTarget,
   FlakeyTarget,
-  formatTable,
   LinearTarget,
   parseTableText,
   SnapshotMergeTarget,
@@ -53,7 +54,7 @@ async function create(name: string, table: Table, uuid = `${SNAPSTORE_UUID_PREFI
   return info.dev;
 }
 
-/** A new store needs its header chunk and first exception area zeroed (DESIGN.md). */
+/** A new store needs its header chunk and first exception area zeroed (docs/design.md). */
 function zeroStart(path: string, length: number): void {
   const fd = openSync(path, 'r+');
   try {
@@ -63,15 +64,6 @@ function zeroStart(path: string, length: number): void {
   }
 }
 
-async function caught(f: () => unknown): Promise<DmError> {
-  try {
-    await f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DmError);
-    return e as DmError;
-  }
-  throw new Error('expected a DmError');
-}
 
 beforeAll(() => {
   dm = DeviceMapper.open();

@@ -182,12 +182,12 @@ for (const [index, type] of (['ext4', 'xfs'] as const).entries()) {
 
     test('a second attach is refused; detach removes the device; delete then works', async () => {
       await expect(attachStore({ stateDir, name })).rejects.toThrow(/already attached/);
-      await expect(deleteStore(stateDir, name)).rejects.toThrow(/in use by dm device snapstore-/);
-      const d = await detachStore(stateDir, name);
+      await expect(deleteStore({ stateDir, name: name })).rejects.toThrow(/in use by dm device snapstore-/);
+      const d = await detachStore({ stateDir, name });
       expect(d.detached).toBe(true);
       expect(run('dmsetup', ['ls'])).not.toContain(`snapstore-${name}-cow`);
       expect(run('lsattr', [storeFile])).toMatch(/^\S*i/);
-      await deleteStore(stateDir, name);
+      await deleteStore({ stateDir, name: name });
       expect(fs.existsSync(storeFile)).toBe(false);
     });
   });
@@ -239,23 +239,44 @@ describe('attach on a filesystem directly on a disk', () => {
     fs.readSync(fd, back, 0, 4096, fileOffset);
     fs.closeSync(fd);
     expect(back.equals(data.subarray(0, 4096))).toBe(true);
-    const d = await detachStore(stateDir, name);
+    const d = await detachStore({ stateDir, name });
     expect(d.loopsDetached).toHaveLength(1);
     expect(run('losetup', ['-a'])).toBe('');
     expect(run('lsattr', [storeFile])).toMatch(/^\S*i/);
   });
 
-  test('an attach that stopped half-way (a loop left over the file) is refused until detach cleans it up', async () => {
+  test('an attach that stopped half-way (its recorded loop left over the file) is refused until detach cleans it up', async () => {
     const file = storeFile;
     run('chattr', ['-i', file]);
-    const loop = run('losetup', ['--find', '--show', file]).trim();
-    await expect(attachStore({ stateDir, name })).rejects.toThrow(new RegExp(`already has a loop device over its file \\(${loop}\\).*`));
-    const d = await detachStore(stateDir, name);
+    // What an attach killed after losetup leaves: its record, and the loop it names.
+    const loop = run('losetup', ['--find']).trim();
+    const record = path.join(stateDir, 'stores', `${name}.loop`);
+    fs.writeFileSync(record, JSON.stringify({ version: 1, op: 'loop', name, startedAt: new Date().toISOString(), data: { device: loop } }), { mode: 0o600 });
+    run('losetup', [loop, file]);
+    await expect(attachStore({ stateDir, name })).rejects.toThrow(new RegExp(`has a loop device recorded \\(${loop}\\).*`));
+    const d = await detachStore({ stateDir, name });
     expect(d.loopsDetached).toEqual([loop]);
+    expect(fs.existsSync(record)).toBe(false);
     expect(run('lsattr', [file])).toMatch(/^\S*i/);
     const r = await attachStore({ stateDir, name });
     expect(r.via).toBe('loop');
-    await detachStore(stateDir, name);
+    await detachStore({ stateDir, name });
+  });
+
+  test("a loop device the user made over the store file is refused by attach and left alone by detach", async () => {
+    const file = storeFile;
+    run('chattr', ['-i', file]);
+    const loop = run('losetup', ['--find', '--show', '--read-only', file]).trim();
+    try {
+      await expect(attachStore({ stateDir, name })).rejects.toThrow(new RegExp(`a loop device over its file that snapstore did not make \\(${loop}\\)`));
+      const d = await detachStore({ stateDir, name });
+      expect(d.loopsDetached).toEqual([]);
+      expect(d.othersLoops).toEqual([loop]);
+      expect(run('losetup', ['-a'])).toContain(file);
+    } finally {
+      run('losetup', ['-d', loop]);
+      run('chattr', ['+i', file]);
+    }
   });
 
   test('the CLI attaches and detaches with --json', () => {

@@ -5,12 +5,20 @@ import type { RawExtent } from '../../src/fiemap/extent.js';
 import { ExtentColumns } from '../../src/fiemap/extent.js';
 import { EXTENT_FLAGS } from '../../src/fiemap/struct.js';
 import { checkLast, ExtentRefusedError, REFUSED_FLAGS, validateExtents } from '../../src/fiemap/validate.js';
-import { linearTableLines } from '../../src/store/cow-table.js';
+import { linearTableText } from '../../src/dm/table-text.js';
+import { SegmentColumns, type StoreSegment } from '../../src/fiemap/align.js';
+import type { DeviceNumber } from '../../src/linux/device-number.js';
 import { deviceNumber } from '../../src/linux/device-number.js';
 import type { Bytes } from '../../src/units/units.js';
 import { bytes, chunkSize } from '../../src/units/units.js';
 
 const K = 1024;
+/** The store's map as the lines of its `linear` table. */
+function linearTableLines(segments: readonly StoreSegment[], device: DeviceNumber): string[] {
+  const c = SegmentColumns.from(segments);
+  const text = linearTableText({ count: c.count, start: c.storeOffset, length: c.length, offset: c.physical }, device).toString('latin1');
+  return text ? text.slice(0, -1).split('\n') : [];
+}
 const ext = (logical: number, physical: number, length: number, flags = 0): RawExtent => ({
   logical: logical as Bytes,
   physical: physical as Bytes,

@@ -13,7 +13,8 @@ describe('the library entry point', () => {
   });
 
   it('merges a store in memory, without the kernel', () => {
-    const { MemoryIo, CowWriter, mergeOffline } = snapstore.cow;
+    const { CowWriter, mergeOffline } = snapstore.cow;
+    const { MemoryIo } = snapstore.blockio;
     const { bytes, chunks, chunkSize } = snapstore.units;
     const chunk = chunkSize(bytes(4096));
     const origin = MemoryIo.zeroed(bytes(64 * 4096));

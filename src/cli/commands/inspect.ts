@@ -1,6 +1,5 @@
-import { inspectStore } from '../../cow/inspect.js';
-import { openStoreSource } from '../../store/sources.js';
-import { formatBytes } from '../../units/units.js';
+import { inspectSource } from '../../store/offline.js';
+import { formatBytes, sectorsToBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
 export interface InspectOptions {
@@ -13,25 +12,27 @@ export interface InspectOptions {
 }
 
 export async function run(options: InspectOptions, ctx: CommandContext): Promise<void> {
-  const { io } = await openStoreSource(options, false);
+  const r = await inspectSource(options);
   const name = options.store !== undefined ? `"${options.store}"` : options.cow!;
-  try {
-    const r = inspectStore(io, { exceptions: options.exceptions });
-    ctx.result({ store: options.store ?? options.cow, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
-    ctx.out(`store ${name}: ${formatBytes(r.storeBytes)}, chunk size ${formatBytes(r.chunkBytes)}`);
-    ctx.out(`  valid:        ${r.valid ? 'yes' : 'NO (Invalid: the kernel stopped recording; no rollback is possible)'}`);
-    ctx.out(`  exceptions:   ${r.exceptions} (${formatBytes(r.originBytesChanged)} of the origin changed)`);
-    ctx.out(`  areas used:   ${r.areasUsed} (${r.exceptionsPerArea} exceptions each)`);
-    ctx.out(`  store usage:  ${formatBytes(r.usage.allocated * 512)} of ${formatBytes(r.usage.total * 512)} used, ${formatBytes(r.usage.metadata * 512)} of it metadata (dmsetup status would say ${r.usage.allocated}/${r.usage.total} ${r.usage.metadata})`);
-    if (r.merge) {
-      ctx.out(
-        r.merge.state === 'merged'
-          ? `  offline merge: done (${r.merge.total} exceptions)`
-          : `  offline merge: interrupted, ${r.merge.total - r.exceptions} of ${r.merge.total} exceptions merged; run the merge again to finish`,
-      );
-    }
-    for (const e of r.list ?? []) ctx.out(`  ${e.oldChunk} -> ${e.newChunk}`);
-  } finally {
-    io.close();
+  if (!r.written) {
+    ctx.result({ store: options.store, written: false });
+    ctx.out(`store ${name}: nothing has written to it yet (its header is all zeros): a new store, ready for a snapshot`);
+    return;
   }
+  ctx.result({ store: options.store ?? options.cow, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
+  ctx.out(`store ${name}: ${formatBytes(r.storeBytes)}, chunk size ${formatBytes(r.chunkBytes)}`);
+  ctx.out(`  valid:        ${r.valid ? 'yes' : 'NO (Invalid: the kernel stopped recording; no rollback is possible)'}`);
+  ctx.out(`  exceptions:   ${r.exceptions} (${formatBytes(r.originBytesChanged)} of the origin changed)`);
+  ctx.out(`  areas used:   ${r.areasUsed} (${r.exceptionsPerArea} exceptions each)`);
+  ctx.out(
+    `  store usage:  ${formatBytes(sectorsToBytes(r.usage.allocated))} of ${formatBytes(sectorsToBytes(r.usage.total))} used, ${formatBytes(sectorsToBytes(r.usage.metadata))} of it metadata (dmsetup status would say ${r.usage.allocated}/${r.usage.total} ${r.usage.metadata})`,
+  );
+  if (r.merge) {
+    ctx.out(
+      r.merge.state === 'merged'
+        ? `  offline merge: done (${r.merge.total} exceptions)`
+        : `  offline merge: interrupted, ${r.merge.total - r.exceptions} of ${r.merge.total} exceptions merged; run the merge again to finish`,
+    );
+  }
+  for (const e of r.list ?? []) ctx.out(`  ${e.oldChunk} -> ${e.newChunk}`);
 }

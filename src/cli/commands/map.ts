@@ -1,7 +1,6 @@
-import { SnapstoreError } from '../../errors.js';
-import { mapFile } from '../../fiemap/map-file.js';
+import { linearTableText } from '../../dm/table-text.js';
+import { mapFileForTable } from '../../fiemap/map-file.js';
 import { formatDeviceNumber } from '../../linux/device-number.js';
-import { linearTableBuffer } from '../../store/cow-table.js';
 import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -13,13 +12,8 @@ export interface MapOptions {
 
 export async function run(options: MapOptions, ctx: CommandContext): Promise<void> {
   const chunk = chunkSize(parseSize(options.chunkSize));
-  const map = mapFile(options.file, chunk);
+  const map = mapFileForTable(options.file, chunk);
   const dev = formatDeviceNumber(map.device);
-  if (map.columns.count === 0) {
-    throw new SnapstoreError('EMPTY_MAP', `${options.file} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${map.extents.count} extents)`, {
-      hint: 'a store must be at least a few chunks; use a smaller --chunk-size or a larger file',
-    });
-  }
   // A mounted filesystem holds its device exclusively: a table over it is
   // refused with EBUSY, whether the device is a partition or a dm device.
   ctx.err(
@@ -43,5 +37,6 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
     });
     return;
   }
-  ctx.outRaw(linearTableBuffer(map.columns, map.device));
+  const c = map.columns;
+  ctx.outRaw(linearTableText({ count: c.count, start: c.storeOffset, length: c.length, offset: c.physical }, map.device));
 }

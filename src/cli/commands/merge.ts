@@ -1,7 +1,6 @@
+import type { MergeSummary } from '../../cow/merge.js';
 import { SnapstoreError } from '../../errors.js';
-import type { BlockIo } from '../../cow/io.js';
-import { type MergeSummary, mergeOffline } from '../../cow/merge.js';
-import { openOrigin, openStoreSource } from '../../store/sources.js';
+import { mergeStoreOffline } from '../../store/offline.js';
 import { formatBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -44,33 +43,24 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
       usage: true,
     });
   }
-  const writable = !options.dryRun;
-  const source = await openStoreSource(options, writable);
-  const store = source.io;
-  let origin: BlockIo | undefined;
+  if (options.force) ctx.err('warning: --force: merging even if the snapshot is Invalid; the result may be corrupt');
+  const bar = ctx.progress('merging', (n) => `${n} chunks`);
+  let s: MergeSummary;
   try {
-    // Exclusive even for a dry run: it must not promise a merge the real run refuses.
-    origin = openOrigin(options.origin, writable, true);
-    const storeExtents = source.storeRangesOn(options.origin, origin.size);
-    if (options.force) ctx.err('warning: --force: merging even if the snapshot is Invalid; the result may be corrupt');
-    const bar = ctx.progress('merging', (n) => `${n} chunks`);
-    let s: MergeSummary;
-    try {
-      s = mergeOffline(origin, store, {
-        force: options.force,
-        verify: options.verify,
-        dryRun: options.dryRun,
-        storeExtents,
-        onProgress: (p) => bar.update(p.doneChunks, p.totalChunks),
-      });
-    } finally {
-      bar.stop();
-    }
-    ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, seconds: round3(s.seconds), bytesPerSecond: Math.round(s.bytesPerSecond), megabytesPerSecond: round3(s.bytesPerSecond / 1e6) });
-    ctx.out(describe(s));
+    s = await mergeStoreOffline({
+      origin: options.origin,
+      cow: options.cow,
+      store: options.store,
+      stateDir: options.stateDir,
+      force: options.force,
+      verify: options.verify,
+      dryRun: options.dryRun,
+      onProgress: (p) => bar.update(p.doneChunks, p.totalChunks),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
   } finally {
-    origin?.close();
-    store.close();
+    bar.stop();
   }
+  ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, seconds: round3(s.seconds), bytesPerSecond: Math.round(s.bytesPerSecond), megabytesPerSecond: round3(s.bytesPerSecond / 1e6) });
+  ctx.out(describe(s));
 }
-

@@ -1,5 +1,5 @@
 import { attachStore } from '../../store/attach.js';
-import { formatBytes } from '../../units/units.js';
+import { formatBytes, plural } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
 export interface StoreAttachOptions {
@@ -16,7 +16,7 @@ export async function run(options: StoreAttachOptions, ctx: CommandContext): Pro
     log: (line) => ctx.err(line),
   });
   ctx.out(
-    `attached store "${r.name}" as ${r.device} (${formatBytes(r.sizeBytes)}, ${r.table.length} segments, ${r.via === 'loop' ? `through loop device ${r.loopDevice}` : 'mapped beneath the filesystem'})`,
+    `attached store "${r.name}" as ${r.device} (${formatBytes(r.size)}, ${plural(r.table.length, 'segment')}, ${r.via === 'loop' ? `through loop device ${r.loopDevice}` : 'mapped beneath the filesystem'})`,
   );
-  ctx.result({ name: r.name, device: r.device, dmName: r.dmName, via: r.via, loopDevice: r.loopDevice ?? null, sizeBytes: r.sizeBytes, segments: r.table.length, notes: r.notes });
+  ctx.result({ name: r.name, device: r.device, dmName: r.dmName, via: r.via, loopDevice: r.loopDevice ?? null, sizeBytes: r.size, segments: r.table.length, notes: r.notes });
 }

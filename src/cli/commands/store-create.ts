@@ -1,5 +1,5 @@
 import { createStore } from '../../store/create.js';
-import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
+import { chunkSize, formatBytes, parseSize, plural } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
 export interface StoreCreateOptions {
@@ -26,12 +26,13 @@ export async function run(options: StoreCreateOptions, ctx: CommandContext): Pro
       zero: Boolean(options.zero),
       log: (line) => ctx.err(line),
       onProgress: (done, total) => progress.update(done, total),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   } finally {
     progress.stop();
   }
   ctx.out(
-    `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${manifest.segments.length} segments, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved`,
+    `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${plural(manifest.segments.length, 'segment')}, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved`,
   );
   ctx.result({
     name: manifest.name,

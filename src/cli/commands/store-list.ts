@@ -7,10 +7,11 @@ export interface StoreListOptions {
 }
 
 export async function run(options: StoreListOptions, ctx: CommandContext): Promise<void> {
-  const stores = listStores(options.stateDir);
+  const stores = listStores({ stateDir: options.stateDir });
   ctx.result(
     stores.map((s) => ({
       name: s.name,
+      state: s.state,
       file: s.manifest?.file ?? null,
       usableBytes: s.manifest?.usableBytes ?? null,
       segments: s.manifest?.segments.length ?? null,
@@ -20,11 +21,9 @@ export async function run(options: StoreListOptions, ctx: CommandContext): Promi
   );
   if (stores.length === 0) ctx.out(`no stores in ${options.stateDir}`);
   for (const s of stores) {
-    if (!s.manifest) {
-      ctx.out(`${s.name}: manifest unreadable: ${s.problem}`);
-      continue;
-    }
     const m = s.manifest;
-    ctx.out(`${s.name}: ${m.file}, ${formatBytes(m.usableBytes)} in ${plural(m.segments.length, 'segment')}${s.users.length ? `, in use by ${s.users.join(', ')}` : ''}`);
+    const what = m ? `${m.file}, ${formatBytes(m.usableBytes)} in ${plural(m.segments.length, 'segment')}${s.users.length ? `, in use by ${s.users.join(', ')}` : ''}` : '';
+    if (s.state === 'ok') ctx.out(`${s.name}: ${what}`);
+    else ctx.out(`${s.name}: ${s.state.replace('-', ' ').toUpperCase()}${what ? ` (${what})` : ''}: ${s.problem}`);
   }
 }

@@ -10,7 +10,7 @@ import { type Bytes, bytes } from '../units/units.js';
 import { fromNodeError } from '../linux/errors.js';
 import { blockDeviceSize, logicalBlockSize } from '../linux/blockdev.js';
 import { allocAligned, preadFull, pwriteFull } from '../linux/direct-io.js';
-import { type BlockIo, checkRange } from './io.js';
+import { type BlockIo, checkRange } from './block-io.js';
 
 export class FileIo implements BlockIo {
   private constructor(

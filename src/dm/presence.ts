@@ -1,11 +1,12 @@
-import { DeviceMapper } from '../dm/client.js';
-import { DmError } from '../dm/errors.js';
+import type { DeviceMapperApi } from './api.js';
+import { DeviceMapper } from './client.js';
+import { DmError } from './errors.js';
 
 /**
  * The device-mapper client, or undefined on a system without device-mapper
  * (a recovery system, a kernel without dm-mod): there nothing can be stacked.
  */
-export function deviceMapperIfPresent(): DeviceMapper | undefined {
+export function deviceMapperIfPresent(): DeviceMapperApi | undefined {
   try {
     return DeviceMapper.open();
   } catch (err) {

@@ -18,12 +18,14 @@ import {
   sectorsToBytes,
   sectors,
 } from '../units/units.js';
-import { SnapstoreError } from '../errors.js';
+import { type ErrorCode, SnapstoreError } from '../errors.js';
 import { DiskException, DiskHeader, HEADER_CHUNKS, Layout, SNAP_MAGIC, SNAPSHOT_DISK_VERSION } from './format.js';
 import { MergeRecord, type MergeState } from './merge-record.js';
 import { readU64Number } from './struct.js';
 import { firstRepeat, sortedPositions } from './order.js';
-import type { BlockIo } from './io.js';
+import type { BlockIo } from '../blockio/block-io.js';
+import type { Range } from '../units/range.js';
+import { firstEndingAfter } from '../util/bisect.js';
 
 export interface CowException {
   readonly oldChunk: Chunks;
@@ -59,7 +61,7 @@ export interface CowTable {
   readonly merge: MergeState | undefined;
 }
 
-function refuse(code: string, message: string, hint: string): never {
+function refuse(code: ErrorCode, message: string, hint: string): never {
   throw new SnapstoreError(code, message, { hint });
 }
 
@@ -277,22 +279,16 @@ export function readTable(io: BlockIo): CowTable {
   };
 }
 
-/** One extent of the origin device that the store itself occupies (a store of ours). */
-export interface OriginRange {
-  readonly offset: Bytes;
-  readonly length: Bytes;
-}
-
 /**
  * Checks a table against the origin it will be applied to: every old_chunk
  * inside the origin, and (for a store living on the origin's own device)
- * none inside the store's extents: merging it would overwrite store data
- * still to be read (DESIGN.md, merge hazard).
+ * none inside the store's extents (ranges of the origin, in bytes): merging it would overwrite store data
+ * still to be read (docs/design.md, merge hazard).
  */
 export function checkAgainstOrigin(
   table: CowTable,
   origin: { name: string; size: Bytes },
-  storeExtents: readonly OriginRange[] = [],
+  storeExtents: readonly Range<Bytes>[] = [],
 ): void {
   const c = table.chunk.bytes;
   const ranges = [...storeExtents].sort((a, b) => a.offset - b.offset);
@@ -310,14 +306,7 @@ export function checkAgainstOrigin(
     }
     if (ranges.length === 0) continue;
     const end = start + c;
-    let lo = 0;
-    let hi = ranges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ranges[mid]!.offset + ranges[mid]!.length <= start) lo = mid + 1;
-      else hi = mid;
-    }
-    const r = ranges[lo];
+    const r = ranges[firstEndingAfter(ranges, (x) => x.offset + x.length, start)];
     if (r !== undefined && r.offset < end) {
       refuse(
         'COW_OLD_CHUNK_IN_STORE',
