@@ -5,23 +5,71 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fromNodeError } from '../linux/errors.js';
-import { fsync, fsyncDir, openOrThrow } from '../linux/fs.js';
+import { SnapstoreError } from '../errors.js';
+import { fromDevT } from '../linux/device-number.js';
+import { fromNodeError, isErrno } from '../linux/errors.js';
+import { fsyncDir } from '../linux/fs.js';
+import { mountsOf } from '../linux/mountinfo.js';
+
+/** Where the filesystem of a path of the state directory is mounted, and what it is: for messages. */
+export function filesystemOf(p: string): { mountPoint: string; text: string } {
+  try {
+    const real = fs.realpathSync(p);
+    const m = mountsOf(fromDevT(fs.statSync(real, { bigint: true }).dev))
+      .filter((e) => real === e.mountPoint || real.startsWith(e.mountPoint.endsWith('/') ? e.mountPoint : `${e.mountPoint}/`))
+      .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    if (m) return { mountPoint: m.mountPoint, text: `${m.mountPoint} (${m.source}, ${m.fsType})` };
+  } catch {
+    // fall through: name the folder itself
+  }
+  return { mountPoint: p, text: `the filesystem of ${p}` };
+}
+
+/**
+ * A failed write to the state directory, explained: a full (or read-only)
+ * state filesystem is about the state directory, never about the size of a
+ * store, and the message names that filesystem.
+ */
+export function explainStateWrite(err: unknown, call: string, target: string): unknown {
+  if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) {
+    const where = filesystemOf(path.dirname(target));
+    return new SnapstoreError('ENOSPC', `cannot ${call} ${target}: the filesystem that holds the state directory, ${where.text}, is full`, {
+      hint: `free space on ${where.mountPoint} (a few KiB will do, whatever the store's size), or give --state-dir a directory on another filesystem; then run this again`,
+      cause: err,
+    });
+  }
+  if (isErrno(err, 'EROFS')) {
+    return new SnapstoreError('STATE_DIR_READ_ONLY', `cannot ${call} ${target}: the state directory is on a read-only filesystem, ${filesystemOf(path.dirname(target)).text}`, {
+      hint: 'remount it read-write, or give --state-dir a writable filesystem that is mounted at boot',
+      cause: err,
+    });
+  }
+  return fromNodeError(err, call, target);
+}
 
 /** Temp file (0600, never through a symlink), fsync, rename, fsync of the directory. */
 export function writeFileAtomic(file: string, data: string): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
   fs.rmSync(tmp, { force: true });
-  const fd = openOrThrow(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 'open', 0o600);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw explainStateWrite(err, 'create', tmp);
+  }
   try {
     try {
       fs.fchmodSync(fd, 0o600);
       fs.writeFileSync(fd, data);
     } catch (err) {
-      throw fromNodeError(err, 'write', tmp);
+      throw explainStateWrite(err, 'write', tmp);
     }
-    fsync(fd, tmp);
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      throw explainStateWrite(err, 'fsync', tmp);
+    }
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -32,7 +80,7 @@ export function writeFileAtomic(file: string, data: string): void {
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw fromNodeError(err, 'rename', file);
+    throw explainStateWrite(err, 'rename', file);
   }
   fsyncDir(dir);
 }

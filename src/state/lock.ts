@@ -7,8 +7,9 @@
 import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SnapstoreError } from '../errors.js';
-import { fromNodeError, isErrno } from '../linux/errors.js';
+import { isErrno } from '../linux/errors.js';
 import { flockExclusive } from '../linux/fs.js';
+import { explainStateWrite } from './files.js';
 import { statePaths } from './names.js';
 import type { StateDir } from './state-dir.js';
 
@@ -44,7 +45,7 @@ export async function withStateLock<T>(dir: StateDir, fn: (lock: StateLock) => P
     if (isErrno(err, 'ELOOP')) {
       throw new SnapstoreError('STATE_UNTRUSTED', `${lockPath} is a symbolic link; snapstore never makes one there`, { hint: `remove ${lockPath}` });
     }
-    throw fromNodeError(err, 'open', lockPath);
+    throw explainStateWrite(err, 'open', lockPath);
   }
   try {
     const st = fs.fstatSync(fd);

@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
 import { fsyncDir } from '../linux/fs.js';
-import { checkAncestors, checkOwnDir, lstatOrNone } from './trust.js';
+import { explainStateWrite } from './files.js';
+import { statePaths } from './names.js';
+import { checkAncestors, checkOwnDir, checkOwnFile, lstatOrNone } from './trust.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/snapstore';
 
@@ -22,6 +24,10 @@ export class StateDir {
     const st = lstatOrNone(dir);
     if (!st) return undefined;
     checkOwnDir(dir, st);
+    // The lock is opened (O_CREAT) by commands that change things: refuse a planted one before any command reads on.
+    const lock = statePaths.lock(dir);
+    const lockSt = lstatOrNone(lock);
+    if (lockSt) checkOwnFile(lock, lockSt);
     return new StateDir(dir);
   }
 
@@ -73,6 +79,13 @@ export class StateDir {
   }
 }
 
+/** Refuses (NOT_ROOT) a caller that is not root; `why` says what needs root. */
+export function requireRoot(why: string): void {
+  if (typeof process.geteuid === 'function' && process.geteuid() !== 0) {
+    throw new SnapstoreError('NOT_ROOT', `${why}; this process runs as uid ${process.geteuid()}`, { hint: 'run snapstore as root (sudo snapstore ...)' });
+  }
+}
+
 /** Absolute, its parent resolved (symlinks above it followed, so the real folders are checked), trusted above. */
 function resolveStateDir(p: string): string {
   if (!path.isAbsolute(p)) {
@@ -81,11 +94,7 @@ function resolveStateDir(p: string): string {
       usage: true,
     });
   }
-  if (typeof process.geteuid === 'function' && process.geteuid() !== 0) {
-    throw new SnapstoreError('NOT_ROOT', `the state directory ${p} is root's: snapstore keeps its records there and drives device-mapper as root`, {
-      hint: 'run snapstore as root (sudo snapstore ...)',
-    });
-  }
+  requireRoot(`the state directory ${p} is root's: snapstore keeps its records there and drives device-mapper as root`);
   const parent = path.dirname(path.normalize(p));
   let real: string;
   try {
@@ -107,6 +116,7 @@ function resolveStateDir(p: string): string {
 }
 
 function explainMkdir(err: unknown, dir: string): unknown {
+  if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) return explainStateWrite(err, 'make', dir);
   if (isErrno(err, 'EROFS')) {
     return new SnapstoreError('STATE_DIR_READ_ONLY', `cannot make ${dir}: its filesystem is mounted read-only`, {
       hint: 'give --state-dir a writable filesystem that is mounted at boot (the root filesystem, or a small metadata partition)',

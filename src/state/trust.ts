@@ -48,6 +48,14 @@ export function checkOwnDir(p: string, st: fs.Stats): void {
   if (w) throw untrusted(p, `is writable by ${w} (mode ${(st.mode & 0o7777).toString(8)})`, `check what is in it, then chmod go-w ${p}`);
 }
 
+/** A file of the state directory seen without opening it (lstat): a regular file, root's, not group/other accessible. */
+export function checkOwnFile(p: string, st: fs.Stats): void {
+  if (st.isSymbolicLink()) throw untrusted(p, 'is a symbolic link', 'remove it: snapstore never makes one there');
+  if (!st.isFile()) throw untrusted(p, 'is not a regular file', 'remove it: snapstore never makes anything else there');
+  if (st.uid !== 0) throw untrusted(p, `is owned by uid ${st.uid}, not root`, `snapstore did not make it: check it, then remove it`);
+  if ((st.mode & 0o077) !== 0) throw untrusted(p, `has mode ${(st.mode & 0o7777).toString(8)}: others than root can use it`, `snapstore makes it 600: check it, then chmod 600 ${p}`);
+}
+
 /** Checks every folder from / down to `dir`'s parent (`dir` is absolute and resolved). */
 export function checkAncestors(dir: string): void {
   const parts = dir.split(path.sep).filter(Boolean);

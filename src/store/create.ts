@@ -12,7 +12,7 @@ import { mapOpenFile } from '../fiemap/map-file.js';
 import { formatDeviceNumber } from '../linux/device-number.js';
 import { withStateLock } from '../state/lock.js';
 import { checkName, statePaths } from '../state/names.js';
-import { StateDir } from '../state/state-dir.js';
+import { requireRoot, StateDir } from '../state/state-dir.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { formatBytes, formatExactBytes, plural } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
@@ -54,6 +54,7 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
       usage: true,
     });
   }
+  requireRoot(`store create needs root to make ${options.file}: it pins the file immutable, proves its map on the raw block device and records it in the root-owned state directory ${options.stateDir}`);
   // Everything that can be checked before anything is made: the filesystem
   // first (on tmpfs or btrfs the directory's permissions are beside the point).
   const parent = path.dirname(path.resolve(options.file));
