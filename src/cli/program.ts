@@ -4,6 +4,7 @@
  * pays only for what it uses.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { SnapstoreError } from '../errors.js';
 import type { CommandContext } from './context.js';
 
 /** Commander stopped: help or version shown (exit 0), or a command line it could not take (exit 2). */
@@ -20,8 +21,54 @@ const DEFAULT_STATE_DIR = '/var/lib/snapstore';
 
 function common(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--state-dir <dir>', 'where manifests live').default(DEFAULT_STATE_DIR))
+    .addOption(new Option('--state-dir <dir>', 'where manifests live: an absolute path, owned by root and not writable by group or others').default(DEFAULT_STATE_DIR))
     .option('--json', 'print the result as JSON on stdout');
+}
+
+/** Help text after the options: examples, one command a line. */
+function examples(cmd: Command, ...lines: string[]): Command {
+  return cmd.addHelpText('after', `\n${lines.length > 1 ? 'Examples' : 'Example'}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+}
+
+const EXIT_CODES = `
+Exit codes:
+  0    done
+  1    failed: the message says why, and "way out:" what to do about it
+  2    the command line was not taken (unknown option, missing argument, a size
+       it cannot read): nothing was done
+  130  stopped by SIGINT (143: SIGTERM) after undoing its work, or for a merge
+       at a safe point; the message says what it left
+
+With --json (before or after the command) the result is JSON on stdout, and so
+is an error: {"error": {"code", "message", "hint"}}.`;
+
+const CREATE_RULES = `
+Rules (anything else is refused with the reason, and nothing is made):
+  - the filesystem of --store must be ext4 or xfs (btrfs, tmpfs, overlay,
+    network and FUSE filesystems are refused: their FIEMAP addresses are not
+    device addresses)
+  - its directory must be a real directory owned by root and not writable by
+    group or others (mkdir -m 700 /data/.snapstore)
+  - the --store path must not exist: the file is created (mode 0600, never
+    through a symlink) and pinned immutable
+  - the size is in binary units (512M, 1.5G, 2MiB; 5MB is refused as
+    ambiguous) and a whole number of chunks, at least 3 chunks`;
+
+/** The command `words` names (["store", "create"]), or a usage error. */
+function findCommand(program: Command, words: string[]): Command {
+  let cmd = program;
+  for (const [i, w] of words.entries()) {
+    const next = cmd.commands.find((c) => c.name() === w || c.aliases().includes(w));
+    if (!next) {
+      const known = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help');
+      throw new SnapstoreError('USAGE', `there is no command "snapstore ${words.slice(0, i + 1).join(' ')}"`, {
+        hint: `the commands${i ? ` of "snapstore ${words.slice(0, i).join(' ')}"` : ''} are: ${known.join(', ')}`,
+        usage: true,
+      });
+    }
+    cmd = next;
+  }
+  return cmd;
 }
 
 export function buildProgram(ctx: CommandContext): Command {
@@ -45,51 +92,87 @@ export function buildProgram(ctx: CommandContext): Command {
     })
     // With --json, a usage error is reported as JSON by main(), not as text here.
     .configureOutput({ writeErr: (text) => (ctx.json ? undefined : ctx.err(text.trimEnd())) })
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // commander's own help command goes one level only: `help store create` is ours, below.
+    .helpCommand(false);
   program.option('-V, --version', 'print the version');
+  // Also taken before the command (`snapstore --json store list`); main() reads it from argv.
+  program.option('--json', 'print the result (or the error) as JSON on stdout');
+  examples(
+    program,
+    'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',
+    'snapstore store list --json',
+    'snapstore store attach rollback',
+    'snapstore inspect --store rollback',
+    'snapstore merge --offline --origin /dev/vg/root --store rollback --verify',
+    'snapstore help store create',
+  ).addHelpText('after', EXIT_CODES);
 
-  const store = program.command('store').description('store files: create, verify, attach as a device, detach, delete');
+  const store = examples(
+    program.command('store').description('store files: create, list, verify, attach as a device, detach, delete'),
+    'snapstore store list',
+    'snapstore help store create',
+  );
 
   common(
-    store
-      .command('create <name>')
-      .description('preallocate a store file, prove its map and record it in a manifest')
-      .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
-      .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
-      .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
-      .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)'),
+    examples(
+      store
+        .command('create <name>')
+        .description('preallocate a store file, prove its map and record it in a manifest')
+        .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
+        .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
+        .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+        .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)')
+        .addHelpText('after', CREATE_RULES),
+      'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',
+    ),
   ).action(command('store-create', (opts, name) => ({ name, ...opts })));
 
-  common(store.command('list').description('the stores this state directory knows, and what uses each')).action(command('store-list', (opts) => opts));
+  common(examples(store.command('list').description('the stores this state directory knows, the state of each and what uses it'), 'snapstore store list --json')).action(
+    command('store-list', (opts) => opts),
+  );
 
-  common(store.command('verify <name>').description("re-map a store and compare it with its manifest")).action(command('store-verify', (opts, name) => ({ name, ...opts })));
+  common(examples(store.command('verify <name>').description('re-map a store and compare it with its manifest'), 'snapstore store verify rollback')).action(
+    command('store-verify', (opts, name) => ({ name, ...opts })),
+  );
 
   common(
-    store.command('delete <name>').description('clear the immutable flag, delete the store file and its manifest'),
+    examples(store.command('delete <name>').description('clear the immutable flag, delete the store file and its manifest'), 'snapstore store delete rollback'),
   ).action(command('store-delete', (opts, name) => ({ name, ...opts })));
 
   common(
-    store
-      .command('attach <name>')
-      .description('map a store as /dev/mapper/snapstore-NAME-cow, after checking its map still holds')
-      .option('--no-fallback', 'fail (EBUSY explained) rather than use a loop device when the filesystem is directly on a partition'),
+    examples(
+      store
+        .command('attach <name>')
+        .description('map a store as /dev/mapper/snapstore-NAME-cow, after checking its map still holds')
+        .option('--no-fallback', 'fail (EBUSY explained) rather than use a loop device when the filesystem is directly on a partition'),
+      'snapstore store attach rollback',
+    ),
   ).action(command('store-attach', (opts, name) => ({ name, ...opts })));
 
-  common(store.command('detach <name>').description('remove the store\'s dm device (and loop device), and pin the file again')).action(command('store-detach', (opts, name) => ({ name, ...opts })));
+  common(
+    examples(store.command('detach <name>').description("remove the store's dm device (and the loop device attach made), and pin the file again"), 'snapstore store detach rollback'),
+  ).action(command('store-detach', (opts, name) => ({ name, ...opts })));
 
-  program
-    .command('map <file>')
-    .description("print the file's extents as a dm `linear` table (or --json); changes nothing")
-    .option('--chunk-size <size>', 'align extents to this chunk size on the device', '4K')
-    .option('--json', 'print the extents as JSON')
-    .action(command('map', (opts, file) => ({ file, ...opts })));
+  examples(
+    program
+      .command('map <file>')
+      .description("print the file's extents as a dm `linear` table (or --json); changes nothing")
+      .option('--chunk-size <size>', 'align extents to this chunk size on the device', '4K')
+      .option('--json', 'print the extents as JSON'),
+    'snapstore map /data/.snapstore/rollback.store',
+  ).action(command('map', (opts, file) => ({ file, ...opts })));
 
   common(
-    program
-      .command('inspect [device-or-image]')
-      .description('report on a dm-snapshot persistent store: a device or image (any maker), or --store NAME (ours)')
-      .option('--store <name>', 'one of our stores, read raw through its map')
-      .option('--exceptions', 'also list every exception (origin chunk -> store chunk)'),
+    examples(
+      program
+        .command('inspect [device-or-image]')
+        .description('report on a dm-snapshot persistent store: a device or image (any maker), or --store NAME (ours)')
+        .option('--store <name>', 'one of our stores, read raw through its map')
+        .option('--exceptions', 'also list every exception (origin chunk -> store chunk)'),
+      'snapstore inspect --store rollback --exceptions',
+      'snapstore inspect /dev/mapper/snapstore-rollback-cow',
+    ),
   ).action(command('inspect', (opts, cow) => ({ cow, ...opts })));
 
   common(
@@ -102,7 +185,8 @@ export function buildProgram(ctx: CommandContext): Command {
       .option('--store <name>', 'the store: one of ours, read through its map')
       .option('--force', 'merge a store marked invalid (the result may be corrupt)')
       .option('--verify', 're-read what was written and compare')
-      .option('--dry-run', 'say what would be written, write nothing'),
+      .option('--dry-run', 'say what would be written, write nothing')
+      .addHelpText('after', '\nExamples:\n  snapstore merge --offline --origin /dev/vg/root --store rollback --verify\n  snapstore merge --offline --origin root.img --cow cow.img --dry-run'),
   ).action(command('merge', (opts) => opts));
 
   common(
@@ -112,8 +196,19 @@ export function buildProgram(ctx: CommandContext): Command {
       .requiredOption('--origin <dev>', 'the origin device or image (required)')
       .option('--cow <dev>', 'the store: an image or block device')
       .option('--store <name>', 'the store: one of ours, read through its map')
-      .option('--force', 'export from a store marked invalid'),
+      .option('--force', 'export from a store marked invalid')
+      .addHelpText('after', '\nExample:\n  snapstore export /srv/check/root-view.img --origin /dev/vg/root --store rollback'),
   ).action(command('export', (opts, out) => ({ out, ...opts })));
+
+  examples(
+    program
+      .command('help [command...]')
+      .description('show the help of a command')
+      .action((words: string[]) => {
+        findCommand(program, words).outputHelp();
+      }),
+    'snapstore help store create',
+  );
 
   return program;
 }

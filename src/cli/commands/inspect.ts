@@ -1,3 +1,4 @@
+import { SnapstoreError } from '../../errors.js';
 import { inspectSource } from '../../store/offline.js';
 import { formatBytes, sectorsToBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
@@ -12,6 +13,13 @@ export interface InspectOptions {
 }
 
 export async function run(options: InspectOptions, ctx: CommandContext): Promise<void> {
+  if ((options.cow === undefined) === (options.store === undefined)) {
+    throw new SnapstoreError(
+      'USAGE_STORE',
+      options.cow === undefined ? 'inspect needs a store: a device or image path, or --store NAME' : `inspect takes one store: ${options.cow} or --store ${options.store}, not both`,
+      { hint: 'snapstore inspect /dev/mapper/snapstore-NAME-cow (any device or image), or snapstore inspect --store NAME (one of ours, read raw through its map)', usage: true },
+    );
+  }
   const r = await inspectSource(options);
   const name = options.store !== undefined ? `"${options.store}"` : options.cow!;
   if (!r.written) {
