@@ -52,6 +52,19 @@ export const ERROR_CODES = {
   ALREADY_ATTACHED: 'the store is attached already',
   ATTACH_LEFTOVER: 'a loop device from an earlier attach is still there',
   LOOP_FAILED: 'losetup failed',
+  // snapshots
+  NO_SUCH_SNAPSHOT: 'no snapshot of that name in the state directory',
+  SNAPSHOT_EXISTS: 'a snapshot of that name exists already',
+  BAD_STATE: 'the snapshot is not in a state where that can be done',
+  ORIGIN_UNSUPPORTED: 'the origin cannot carry a snapshot this way',
+  ORIGIN_MOUNTED: 'the origin is mounted where it must not be',
+  ORIGIN_CHANGED: 'the origin is not the device, or not in the state, the manifest records',
+  STATE_ON_ORIGIN: 'the state directory is on the filesystem being snapshotted',
+  SNAPSHOT_INVALID: 'the kernel invalidated the snapshot: the rollback is lost',
+  STORE_HEADER_MISMATCH: "the store's header read raw does not match its manifest",
+  STACK_MISMATCH: "the kernel's devices do not match what the manifest records",
+  MERGE_FAILED: 'the kernel reports the merge failed',
+  TARGET_MISSING: 'a device-mapper target the command needs is not available',
   // offline tools
   NO_SUCH_FILE: 'an input does not exist',
   IS_A_DIRECTORY: 'an input is a directory',
@@ -91,6 +104,7 @@ export const ERROR_CODES = {
   NO_BLOCK_DEVICE: 'no such block device',
   OVERFLOW: 'a number is beyond what can be handled exactly',
   BUG: "snapstore's own code broke one of its rules: report it",
+  INTERNAL: 'an error no layer expected (a bug): reported with its stack',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
 import { mapOpenFile } from '../fiemap/map-file.js';
 import { formatDeviceNumber } from '../linux/device-number.js';
+import type { StateLock } from '../state/lock.js';
 import { withStateLock } from '../state/lock.js';
 import { checkName, statePaths } from '../state/names.js';
 import { requireRoot, StateDir } from '../state/state-dir.js';
@@ -45,7 +46,24 @@ export interface CreateStoreOptions {
 export const MIN_CHUNKS = 3;
 
 export async function createStore(options: CreateStoreOptions): Promise<StoreManifest> {
-  const log = options.log ?? (() => {});
+  const { name, file } = precheck(options);
+  const existing = StateDir.find(options.stateDir);
+  if (existing) {
+    if (manifestExists(existing, name)) throw storeExists(existing, name);
+    if (creatingExists(existing, name)) throw unfinishedCreation(existing, name);
+  }
+  const stateDir = StateDir.ensure(options.stateDir, options.log);
+  return withStateLock(stateDir, (lock) =>
+    withUndo(async (undo) => {
+      if (!existing) undo.push(`the state directory ${stateDir.path}`, () => removeEmptyStateDir(stateDir));
+      return createStoreLocked(lock, { ...options, name, file });
+    }),
+  );
+}
+
+/** The checks that need nothing made: name, size, the filesystem and the place of the file. */
+function precheck(options: CreateStoreOptions): { name: string; file: string } {
+  requireRoot(`store create needs root to make ${options.file}: it pins the file immutable, proves its map on the raw block device and records it in the root-owned state directory ${options.stateDir}`);
   const name = checkName(options.name);
   const { size, chunk } = options;
   if (size % chunk.bytes !== 0 || size < chunk.bytes * MIN_CHUNKS) {
@@ -54,77 +72,76 @@ export async function createStore(options: CreateStoreOptions): Promise<StoreMan
       usage: true,
     });
   }
-  requireRoot(`store create needs root to make ${options.file}: it pins the file immutable, proves its map on the raw block device and records it in the root-owned state directory ${options.stateDir}`);
-  // Everything that can be checked before anything is made: the filesystem
-  // first (on tmpfs or btrfs the directory's permissions are beside the point).
+  // The filesystem first (on tmpfs or btrfs the directory's permissions are beside the point).
   const parent = path.dirname(path.resolve(options.file));
   if (fs.existsSync(parent)) checkRoomFor(parent, size);
-  const file = checkPlacement(options.file);
-  const existing = StateDir.find(options.stateDir);
-  if (existing) {
-    if (manifestExists(existing, name)) throw storeExists(existing, name);
-    if (creatingExists(existing, name)) throw unfinishedCreation(existing, name);
-  }
+  return { name, file: checkPlacement(options.file) };
+}
 
-  const stateDir = StateDir.ensure(options.stateDir, log);
-  return withStateLock(stateDir, (lock) =>
-    withUndo(async (undo) => {
-      if (!existing) undo.push(`the state directory ${stateDir.path}`, () => removeEmptyStateDir(stateDir));
-      if (manifestExists(stateDir, name)) throw storeExists(stateDir, name);
-      if (creatingExists(stateDir, name)) throw unfinishedCreation(stateDir, name);
-      // Before the file exists: a crash from here on leaves a record of it.
-      const { startedAt } = writeCreating(lock, name, { file });
-      undo.push(`the creation record of "${name}"`, () => removeCreating(lock, name));
-      log(`allocating ${formatBytes(size)} at ${file}`);
-      if (options.zero) log('writing zeros over the whole store');
-      const fd = await allocateNewFile(undo, {
-        file,
-        size,
-        zero: options.zero,
-        onProgress: options.onProgress,
-        signal: options.signal,
-        created: (fd) => writeCreating(lock, name, { file, identity: fileIdentity(fd, file) }, startedAt),
+/**
+ * The same, for a caller that holds the state directory's lock (the
+ * snapshot lifecycle makes its store this way). Undoes its own work on failure.
+ */
+export async function createStoreLocked(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest> {
+  const log = options.log ?? (() => {});
+  const { name, file } = precheck(options);
+  const { size, chunk } = options;
+  const stateDir = lock.dir;
+  return withUndo(async (undo) => {
+    if (manifestExists(stateDir, name)) throw storeExists(stateDir, name);
+    if (creatingExists(stateDir, name)) throw unfinishedCreation(stateDir, name);
+    // Before the file exists: a crash from here on leaves a record of it.
+    const { startedAt } = writeCreating(lock, name, { file });
+    undo.push(`the creation record of "${name}"`, () => removeCreating(lock, name));
+    log(`allocating ${formatBytes(size)} at ${file}`);
+    if (options.zero) log('writing zeros over the whole store');
+    const fd = await allocateNewFile(undo, {
+      file,
+      size,
+      zero: options.zero,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      created: (fd) => writeCreating(lock, name, { file, identity: fileIdentity(fd, file) }, startedAt),
+    });
+
+    const before = mapOpenFile(fd, file, chunk);
+    log(
+      `mapped ${plural(before.rawExtentCount, 'extent')} into ${plural(before.segments.length, 'segment')} on ${before.filesystem.type} (device ${formatDeviceNumber(before.device)}); usable ${formatBytes(before.usableBytes)}` +
+        (before.droppedBytes ? `, ${formatBytes(before.droppedBytes)} of unaligned edges left out` : ''),
+    );
+    if (before.droppedBytes > size * 0.05) {
+      log(`warning: ${Math.round((before.droppedBytes / size) * 100)}% of the file is left out of the map: its extents are small for a ${formatBytes(chunk.bytes)} chunk; a smaller --chunk-size wastes less`);
+    }
+    if (before.usableBytes < chunk.bytes * MIN_CHUNKS) {
+      throw new SnapstoreError('BAD_SIZE', `only ${formatBytes(before.usableBytes)} of ${file} is chunk-aligned on the device`, {
+        hint: 'use a smaller --chunk-size or a larger --size',
       });
+    }
+    const { map, device } = await proveAndPin(fd, file, chunk, before, before.segments, { log, signal: options.signal, zeroHeader: true });
 
-      const before = mapOpenFile(fd, file, chunk);
-      log(
-        `mapped ${plural(before.rawExtentCount, 'extent')} into ${plural(before.segments.length, 'segment')} on ${before.filesystem.type} (device ${formatDeviceNumber(before.device)}); usable ${formatBytes(before.usableBytes)}` +
-          (before.droppedBytes ? `, ${formatBytes(before.droppedBytes)} of unaligned edges left out` : ''),
-      );
-      if (before.droppedBytes > size * 0.05) {
-        log(`warning: ${Math.round((before.droppedBytes / size) * 100)}% of the file is left out of the map: its extents are small for a ${formatBytes(chunk.bytes)} chunk; a smaller --chunk-size wastes less`);
-      }
-      if (before.usableBytes < chunk.bytes * MIN_CHUNKS) {
-        throw new SnapstoreError('BAD_SIZE', `only ${formatBytes(before.usableBytes)} of ${file} is chunk-aligned on the device`, {
-          hint: 'use a smaller --chunk-size or a larger --size',
-        });
-      }
-      const { map, device } = await proveAndPin(fd, file, chunk, before, before.segments, { log, signal: options.signal, zeroHeader: true });
-
-      const manifest: StoreManifest = {
-        version: MANIFEST_VERSION,
-        kind: 'file',
-        name,
-        file,
-        ...fileIdentity(fd, file),
-        fileSize: map.fileSize,
-        usableBytes: map.usableBytes,
-        droppedBytes: map.droppedBytes,
-        chunkSize: chunk.bytes,
-        filesystem: { type: map.filesystem.type, blockSize: map.filesystem.blockSize },
-        device: await deviceIdentity(device),
-        segments: map.segments,
-        mapSha256: mapChecksum(map.segments),
-        createdAt: new Date().toISOString(),
-      };
-      writeManifest(lock, manifest);
-      undo.commit();
-      fs.closeSync(fd);
-      removeCreating(lock, name);
-      log(`store "${name}" recorded in ${stateDir.path}`);
-      return manifest;
-    }),
-  );
+    const manifest: StoreManifest = {
+      version: MANIFEST_VERSION,
+      kind: 'file',
+      name,
+      file,
+      ...fileIdentity(fd, file),
+      fileSize: map.fileSize,
+      usableBytes: map.usableBytes,
+      droppedBytes: map.droppedBytes,
+      chunkSize: chunk.bytes,
+      filesystem: { type: map.filesystem.type, blockSize: map.filesystem.blockSize },
+      device: await deviceIdentity(device),
+      segments: map.segments,
+      mapSha256: mapChecksum(map.segments),
+      createdAt: new Date().toISOString(),
+    };
+    writeManifest(lock, manifest);
+    undo.commit();
+    fs.closeSync(fd);
+    removeCreating(lock, name);
+    log(`store "${name}" recorded in ${stateDir.path}`);
+    return manifest;
+  });
 }
 
 /** Takes back a state directory this command made (its lock, an empty stores/), leaving it as it was: absent. */

@@ -37,43 +37,46 @@ export interface DeleteResult {
 }
 
 export async function deleteStore(options: DeleteOptions): Promise<DeleteResult> {
-  const stateDir = StateDir.need(options.stateDir);
+  return withStateLock(StateDir.need(options.stateDir), (lock) => deleteStoreLocked(lock, options));
+}
+
+/** The same, for a caller that holds the state directory's lock. */
+export async function deleteStoreLocked(lock: StateLock, options: Omit<DeleteOptions, 'stateDir'>): Promise<DeleteResult> {
+  const stateDir = lock.dir;
   const { name } = options;
-  return withStateLock(stateDir, async (lock) => {
-    if (!findManifest(stateDir, name)) {
-      const record = readCreating(stateDir, name);
-      if (record) return cleanUnfinished(lock, record);
-    }
-    const m = readManifest(stateDir, name);
-    const dm = options.dm ?? deviceMapperIfPresent();
-    let users: string[];
-    try {
-      users = storeUsers(dm, name, m.file);
-    } finally {
-      if (!options.dm) dm?.close();
-    }
-    if (users.length) {
-      throw new SnapstoreError('STORE_IN_USE', `store "${name}" is in use by ${users.join(', ')}; nothing was deleted`, {
-        hint: 'detach it first (`snapstore store detach`)',
-      });
-    }
-    const where = await locateStoreFile(m);
-    if (where.state === 'filesystem-absent') throw filesystemAbsent(name, m.file, where.why);
-    if (where.state === 'present') {
-      removeStoreFile(where.fd, m.file, (fd) => {
-        const other = describeMismatch(m.file, fileIdentity(fd, m.file), m);
-        if (other) {
-          throw new SnapstoreError('STORE_MISMATCH', `${other}; it is not our file, so it was not deleted`, {
-            hint: 'remove the manifest by hand if the store is gone: ' + statePaths.storeManifest(stateDir.path, name),
-          });
-        }
-      });
-    }
-    unlinkDurable(statePaths.storeManifest(stateDir.path, name));
-    // A create killed between its manifest and the end leaves its record too.
-    if (readCreating(stateDir, name)) removeCreating(lock, name);
-    return { name, file: m.file, fileDeleted: where.state === 'present' };
-  });
+  if (!findManifest(stateDir, name)) {
+    const record = readCreating(stateDir, name);
+    if (record) return cleanUnfinished(lock, record);
+  }
+  const m = readManifest(stateDir, name);
+  const dm = options.dm ?? deviceMapperIfPresent();
+  let users: string[];
+  try {
+    users = storeUsers(dm, name, m.file);
+  } finally {
+    if (!options.dm) dm?.close();
+  }
+  if (users.length) {
+    throw new SnapstoreError('STORE_IN_USE', `store "${name}" is in use by ${users.join(', ')}; nothing was deleted`, {
+      hint: 'detach it first (`snapstore store detach`)',
+    });
+  }
+  const where = await locateStoreFile(m);
+  if (where.state === 'filesystem-absent') throw filesystemAbsent(name, m.file, where.why);
+  if (where.state === 'present') {
+    removeStoreFile(where.fd, m.file, (fd) => {
+      const other = describeMismatch(m.file, fileIdentity(fd, m.file), m);
+      if (other) {
+        throw new SnapstoreError('STORE_MISMATCH', `${other}; it is not our file, so it was not deleted`, {
+          hint: 'remove the manifest by hand if the store is gone: ' + statePaths.storeManifest(stateDir.path, name),
+        });
+      }
+    });
+  }
+  unlinkDurable(statePaths.storeManifest(stateDir.path, name));
+  // A create killed between its manifest and the end leaves its record too.
+  if (readCreating(stateDir, name)) removeCreating(lock, name);
+  return { name, file: m.file, fileDeleted: where.state === 'present' };
 }
 
 /**

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
 
 export function checkPlacement(file: string): string {
-  const abs = path.resolve(file);
+  const abs = realParent(path.resolve(file));
   let st: fs.Stats | undefined;
   try {
     st = fs.lstatSync(abs);
@@ -50,4 +50,17 @@ export function checkPlacement(file: string): string {
     );
   }
   return abs;
+}
+
+/**
+ * The path with the folders above the file resolved through symlinks (the
+ * file itself is never followed): the kernel names a loop device's backing
+ * file this way, and the manifest must name it the same.
+ */
+function realParent(abs: string): string {
+  try {
+    return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+  } catch {
+    return abs; // a missing folder is refused below, naming the path as given
+  }
 }

@@ -81,7 +81,8 @@ function openProofDevice(node: string, segments: readonly StoreSegment[]): RawSt
   try {
     return openRawStore(node, segments, true);
   } catch (err) {
-    if (isErrno(err, 'EPERM') || isErrno(err, 'EACCES') || isErrno(err, 'EROFS')) {
+    // EBUSY: kernels built without CONFIG_BLK_DEV_WRITE_MOUNTED (6.8+) refuse to open a mounted device for writing.
+    if (isErrno(err, 'EPERM') || isErrno(err, 'EACCES') || isErrno(err, 'EROFS') || isErrno(err, 'EBUSY')) {
       throw new SnapstoreError('RAW_DEVICE_DENIED', `the map cannot be proved: writing ${node} directly was refused (${(err as { code: string }).code})`, {
         hint: 'this system forbids writing a device with a mounted filesystem (a sandbox, a security module, or a kernel built without CONFIG_BLK_DEV_WRITE_MOUNTED); the store cannot be used on that filesystem',
         cause: err,

@@ -6,6 +6,12 @@
  */
 import { withNote } from '../errors.js';
 
+/**
+ * Marks an error that stands for the process dying (a test's simulated
+ * crash at a fault point): nothing is undone for it, as nothing would be.
+ */
+export const NO_UNDO = Symbol('no undo: the process died here');
+
 interface Step {
   readonly what: string;
   readonly undo: () => void | Promise<void>;
@@ -66,7 +72,7 @@ export async function withUndo<T>(fn: (undo: UndoStack) => Promise<T> | T): Prom
     undo.commit();
     return value;
   } catch (err) {
-    if (undo.isCommitted) throw err;
+    if (undo.isCommitted || (typeof err === 'object' && err !== null && NO_UNDO in err)) throw err;
     throw withNote(err, describeUnwind(await undo.unwind()));
   }
 }

@@ -36,6 +36,7 @@ export const LINUX_61_TARGETS: readonly TargetVersion[] = [
   { name: 'snapshot', version: [1, 16, 0] },
   { name: 'snapshot-origin', version: [1, 9, 0] },
   { name: 'snapshot-merge', version: [1, 5, 0] },
+  { name: 'crypt', version: [1, 24, 0] },
 ];
 
 interface FakeDevice {
@@ -69,6 +70,10 @@ export class FakeDeviceMapper implements DeviceMapperApi {
   private waiters: Waiter[] = [];
   private nextMinor = 0;
   closed = false;
+  /** Called when a table goes live (the fake platform plays the kernel writing a store's header). */
+  onLive: ((name: string, table: readonly Target[]) => void) | undefined;
+  /** Status text a device shows from the moment its next table goes live (a merge in progress). */
+  readonly statusOnLive = new Map<string, string>();
 
   /** A block device that is not dm (a disk, a partition), `sectors` long. */
   addDisk(name: string, dev: DeviceNumber, sectors: number): void {
@@ -107,6 +112,20 @@ export class FakeDeviceMapper implements DeviceMapperApi {
     this.load(name, table);
     this.resume(name);
     return info.dev;
+  }
+
+  /** Every device's name (a test checks nothing leaked). */
+  names(): string[] {
+    return [...this.devices.keys()].sort();
+  }
+
+  /** A reboot: every device is gone; the system then sets up its own (the test does). */
+  powerOff(): void {
+    this.devices.clear();
+    this.statusText.clear();
+    this.statusOnLive.clear();
+    this.failures.length = 0;
+    this.waiters = [];
   }
 
   /** Whether any device is suspended now (a test asserts no filesystem I/O happens then). */
@@ -238,6 +257,12 @@ export class FakeDeviceMapper implements DeviceMapperApi {
       d.active = d.inactive;
       d.inactive = undefined;
       this.statusText.delete(name);
+      const next = this.statusOnLive.get(name);
+      if (next !== undefined) {
+        this.statusText.set(name, next);
+        this.statusOnLive.delete(name);
+      }
+      this.onLive?.(name, d.active);
     }
     d.suspended = false;
     return this.info0(d);

@@ -1,0 +1,119 @@
+/**
+ * Refusals before a lifecycle command changes anything: an origin that
+ * cannot carry a snapshot this way, a state directory on the filesystem
+ * being snapshotted, a store whose header (read raw) does not agree with
+ * its manifest. Each names the thing, the reason and the way out.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DeviceMapperApi } from '../dm/api.js';
+import { sharedBlocks } from '../dm/stack.js';
+import { OtherTarget, SnapshotMergeTarget, SnapshotOriginTarget, SnapshotTarget, type Target } from '../dm/targets.js';
+import { SnapstoreError } from '../errors.js';
+import type { DeviceNumber } from '../linux/device-number.js';
+import { formatDeviceNumber } from '../linux/device-number.js';
+import { parseDmUuid } from '../state/names.js';
+import type { StoreManifest } from '../store/manifest.js';
+import type { Sectors } from '../units/units.js';
+import type { Platform } from './platform.js';
+import { tableSectors } from './stack.js';
+
+/** The origin given as a path: a dm device whose table can be loaded again into another device. */
+export function checkOrigin(platform: Platform, originPath: string): { dev: DeviceNumber; dmName: string; table: Target[] } {
+  const dev = platform.blockDevice(originPath);
+  const dmName = platform.dm.nameOf(dev);
+  if (dmName === undefined) {
+    throw new SnapstoreError(
+      'ORIGIN_UNSUPPORTED',
+      `${originPath} (${formatDeviceNumber(dev)}) is a plain disk or partition, not a device-mapper device: a mounted filesystem holds it exclusively, so nothing can be put beneath it to keep the old contents`,
+      {
+        hint: 'mount the filesystem through a dm passthrough from boot on (a linear dm device over the partition, as `snapstore enroll` will set up), or snapshot it in update mode while it is not mounted',
+      },
+    );
+  }
+  const info = platform.dm.info(dmName);
+  if (parseDmUuid(info.uuid)) {
+    throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${originPath} is ${dmName}, a device snapstore made for a snapshot (${info.uuid})`, { hint: 'give the origin the filesystem is mounted from' });
+  }
+  if (info.suspended) {
+    throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} is suspended: another tool is in the middle of changing it`, { hint: 'wait for it, or `dmsetup resume` it if you know why it was left suspended' });
+  }
+  const table = platform.dm.table(dmName);
+  for (const t of table) {
+    if (t instanceof SnapshotOriginTarget || t instanceof SnapshotTarget || t instanceof SnapshotMergeTarget) {
+      throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} already carries a ${t.type} target: it has a snapshot (LVM's, or another tool's)`, {
+        hint: 'finish or remove that snapshot first (`dmsetup table` shows it)',
+      });
+    }
+    if (t instanceof OtherTarget && t.type === 'crypt' && /^\S+\s+:/.test(t.params)) {
+      throw new SnapstoreError(
+        'ORIGIN_UNSUPPORTED',
+        `${dmName} is dm-crypt with its key in the kernel keyring (${t.params.split(/\s+/)[1]?.replace(/:[^:]*$/, ':...')}), as cryptsetup opens LUKS2 by default: its table cannot be loaded into another device ("Required key not available"), so the snapshot cannot go above the crypt layer`,
+        {
+          hint: 'put the snapshot beneath the crypt layer: a passthrough over the partition set up before cryptsetup opens it (`snapstore enroll`, coming with update mode), or open the device with `cryptsetup open --disable-keyring` so its table carries the key',
+        },
+      );
+    }
+  }
+  if (table.length === 0) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} has no table`, { hint: 'load its table first' });
+  return { dev, dmName, table };
+}
+
+/**
+ * The state directory must not be on the filesystem being snapshotted: a
+ * rollback would roll back our own record of it, and at boot it must be
+ * readable before that filesystem is mounted.
+ */
+export function checkStateDirOffOrigin(platform: Platform, stateDir: string, origin: { dev: DeviceNumber; dmName: string; table: readonly Target[] }): void {
+  let probe = stateDir;
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  const fsDev = platform.filesystemDevice(probe);
+  const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
+  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(platform.dm, whole(fsDev, 1 as Sectors), whole(origin.dev, tableSectors(origin.table))).length > 0;
+  if (same) {
+    throw new SnapstoreError(
+      'STATE_ON_ORIGIN',
+      `the state directory ${stateDir} is on ${origin.dmName}, the filesystem being snapshotted: a rollback would roll back snapstore's own record of it, and at boot it must be read before that filesystem is mounted`,
+      { hint: 'give --state-dir a folder on another filesystem that is mounted early at boot: the root filesystem (the default /var/lib/snapstore, if / is not the origin) or a small metadata partition' },
+    );
+  }
+}
+
+/** disk_header (dm-snap-persistent.c): magic 'SnAp', valid, version 1, chunk size in sectors. */
+export interface StoreHeader {
+  readonly written: boolean;
+  readonly valid: boolean;
+  readonly chunkSectors: number;
+}
+
+const SNAP_MAGIC = 0x70416e53;
+
+/**
+ * The store's header, read raw through its map on `dev`, checked against its
+ * manifest: after a reboot the map is trusted only once its checksum (the
+ * manifest validated) and the header on the disk agree.
+ */
+export function checkStoreHeader(platform: Platform, dev: DeviceNumber, store: StoreManifest): StoreHeader {
+  const h = platform.readStore(dev, store, 512);
+  const magic = h.readUInt32LE(0);
+  if (magic === 0) return { written: false, valid: false, chunkSectors: 0 };
+  const chunkSectors = h.readUInt32LE(12);
+  if (magic !== SNAP_MAGIC || h.readUInt32LE(8) !== 1 || chunkSectors * 512 !== store.chunkSize) {
+    throw new SnapstoreError(
+      'STORE_HEADER_MISMATCH',
+      `the header of store "${store.name}", read through its map on ${formatDeviceNumber(dev)}, is not the store's (magic 0x${magic.toString(16)}, version ${h.readUInt32LE(8)}, chunk ${chunkSectors} sectors; expected 'SnAp', 1, ${store.chunkSize / 512}): the map does not point at the store any more`,
+      { hint: 'nothing was changed. Do not merge: the map is stale or the device is not the one recorded. `snapstore commit` drops the snapshot without using the store' },
+    );
+  }
+  return { written: true, valid: h.readUInt32LE(4) !== 0, chunkSectors };
+}
+
+/** The store's filesystem device, when it is the origin or a dm device we can find. */
+export function storeOnOrigin(store: StoreManifest, originDmName: string): boolean {
+  return store.device.dmName === originDmName;
+}
+
+/** dm device of the store's filesystem, for reading the store raw when it is not on the origin. */
+export function storeDevice(dm: DeviceMapperApi, store: StoreManifest): DeviceNumber | undefined {
+  return store.device.dmName === undefined ? undefined : dm.find(store.device.dmName)?.dev;
+}

@@ -1,0 +1,158 @@
+/**
+ * `snapstore create`: a checkpoint before the update. The store is made,
+ * proved and pinned first (its blocks must be the store's when the snapshot
+ * is taken); then, as LVM does for a mounted origin, the origin's table
+ * moves to `real`, the store is mapped as `cow`, and under one suspend of
+ * the origin the snapshot is attached. Everything is undone through one
+ * undo stack unless it reaches the end; a crash leaves the state "creating",
+ * which `snapstore recover` undoes.
+ */
+import { formatTable } from '../dm/table-text.js';
+import type { Target } from '../dm/targets.js';
+import { OtherTarget } from '../dm/targets.js';
+import { SnapstoreError } from '../errors.js';
+import { checkName } from '../state/names.js';
+import type { Bytes, ChunkSize } from '../units/units.js';
+import { formatBytes } from '../units/units.js';
+import { withUndo } from '../util/undo.js';
+import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
+import { checkOrigin, checkStateDirOffOrigin } from './checks.js';
+import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
+import { faultPoint } from './faults.js';
+import type { SnapshotManifest, SnapshotMode } from './manifest.js';
+import { findSnapshot, SNAPSHOT_MANIFEST_VERSION, writeSnapshot } from './manifest.js';
+import { snapshotPaths } from './paths.js';
+import type { Platform } from './platform.js';
+import { stackNames, tableSectors } from './stack.js';
+import { isFinished } from './states.js';
+import { unlinkDurable } from '../state/files.js';
+import { StateDir } from '../state/state-dir.js';
+import { DeviceMapper } from '../dm/client.js';
+import { linuxPlatform } from './platform.js';
+
+export interface CreateSnapshotOptions extends LifecycleOptions {
+  readonly name: string;
+  /** the origin device, e.g. /dev/mapper/data */
+  readonly origin: string;
+  /** the store file to make (must not exist) */
+  readonly store: string;
+  readonly size: Bytes;
+  readonly chunk: ChunkSize;
+  readonly mode: SnapshotMode;
+  /** print every table and step, change nothing */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface CreatePlan {
+  readonly steps: string[];
+  readonly tables: { readonly device: string; readonly table: string }[];
+}
+
+export interface CreateSnapshotResult {
+  readonly manifest: SnapshotManifest | undefined;
+  /** what was (or, for a dry run, would be) done */
+  readonly plan: CreatePlan;
+}
+
+/** A table as text with any crypt key masked: tables are printed, keys never are. */
+export function printableTable(table: readonly Target[], features: Parameters<typeof formatTable>[1]): string {
+  const masked = table.map((t) => (t instanceof OtherTarget && t.type === 'crypt' ? new OtherTarget(t.type, t.length, t.params.replace(/^(\S+\s+)(\S+)/, '$1<key hidden>')) : t));
+  return formatTable(masked, features);
+}
+
+function plan(name: string, origin: { dmName: string; table: Target[] }, platform: Platform, o: CreateSnapshotOptions): CreatePlan {
+  const n = stackNames(name);
+  const length = tableSectors(origin.table);
+  const chunk = o.chunk.sectors;
+  const f = platform.dm.features();
+  return {
+    steps: [
+      `allocate ${formatBytes(o.size)} at ${o.store}, map it with FIEMAP, prove the map on the raw device, pin it (immutable), zero its header`,
+      `create ${n.real} with ${origin.dmName}'s table`,
+      `create ${n.cow}: the store's extents as linear segments (known once it is allocated)`,
+      `suspend ${origin.dmName} (its filesystem frozen and flushed)`,
+      `load ${origin.dmName} with snapshot-origin over ${n.real}`,
+      `create ${n.snap}: snapshot of ${n.real} with ${n.cow} as its store (persistent, chunk ${chunk} sectors)`,
+      `resume ${origin.dmName}: the snapshot is live`,
+      `record the snapshot as active in ${o.stateDir}`,
+    ],
+    tables: [
+      { device: n.real, table: printableTable(origin.table, f) },
+      { device: n.cow, table: `(the store's extents on ${n.real}, known once it is allocated)` },
+      { device: n.snap, table: `0 ${length} snapshot ${n.real} ${n.cow} P ${chunk}` },
+      { device: origin.dmName, table: `0 ${length} snapshot-origin ${n.real}` },
+    ],
+  };
+}
+
+export async function createSnapshot(options: CreateSnapshotOptions): Promise<CreateSnapshotResult> {
+  const log = options.log ?? (() => {});
+  const name = checkName(options.name, 'snapshot');
+  if (options.mode !== 'checkpoint') {
+    throw new SnapstoreError('BAD_VALUE', `mode "${options.mode}" is not available yet: this snapstore makes checkpoints (--mode checkpoint)`, {
+      hint: 'use --mode checkpoint; update mode (writes into the snapshot) comes with a later version',
+      usage: true,
+    });
+  }
+  if (options.dryRun) return dryRun(options, name);
+  return withLifecycle(options, true, async (platform, lock) => {
+    const existing = findSnapshot(lock.dir, name);
+    if (existing && !isFinished(existing.state)) {
+      throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, {
+        hint: '`snapstore status` shows it; commit, roll back or discard it first, or choose another name',
+      });
+    }
+    const origin = checkOrigin(platform, options.origin);
+    checkStateDirOffOrigin(platform, lock.dir.path, origin);
+    await platform.loadTargets(['linear', 'snapshot', 'snapshot-origin']);
+    const at = new Date().toISOString();
+    const fsUuid = await platform.filesystemUuid(origin.dev);
+    const first: SnapshotManifest = {
+      version: SNAPSHOT_MANIFEST_VERSION,
+      name,
+      mode: options.mode,
+      state: 'creating',
+      origin: { dmName: origin.dmName, dmUuid: platform.dm.info(origin.dmName).uuid, ...(fsUuid ? { fsUuid } : {}), sectors: tableSectors(origin.table) },
+      store: name,
+      chunkSize: options.chunk.bytes,
+      createdAt: at,
+      updatedAt: at,
+      history: [{ at, state: 'creating', note: `create over ${origin.dmName}` }],
+    };
+    return withUndo(async (undo) => {
+      // Written before anything is made: a crash from here on is undone by `recover`.
+      writeSnapshot(lock, first);
+      undo.push(`the record of snapshot "${name}"`, () => unlinkDurable(snapshotPaths.manifest(lock.dir.path, name)));
+      const op = new Operation(platform, lock, first, log);
+      const store = await platform.createStore(lock, { name, file: options.store, size: options.size, chunk: options.chunk, stateDir: options.stateDir, log, ...(options.signal ? { signal: options.signal } : {}) });
+      undo.push(`store "${name}"`, () => platform.deleteStore(lock, name));
+      faultPoint('after:store made');
+      undo.push(`the devices of snapshot "${name}"`, () => dropStack(op).then(() => undefined));
+      const real = await ensureReal(op, origin.table);
+      const cow = await ensureCow(op, store, real);
+      await attachSnapshot(op, real, cow);
+      op.advance('active', `snapshot of ${origin.dmName} live`);
+      op.say(`snapshot "${name}" is live: ${origin.dmName} keeps taking writes, the old contents of every chunk it overwrites go to the store`);
+      return { manifest: op.manifest, plan: plan(name, origin, platform, options) };
+    });
+  });
+}
+
+/** Everything a create would check and print, changing nothing (not even the state directory). */
+async function dryRun(options: CreateSnapshotOptions, name: string): Promise<CreateSnapshotResult> {
+  const own = options.platform === undefined ? DeviceMapper.open() : undefined;
+  const platform = options.platform ?? linuxPlatform(own!);
+  try {
+    const dir = StateDir.find(options.stateDir);
+    const existing = dir ? findSnapshot(dir, name) : undefined;
+    if (existing && !isFinished(existing.state)) {
+      throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, { hint: 'choose another name' });
+    }
+    const origin = checkOrigin(platform, options.origin);
+    checkStateDirOffOrigin(platform, dir?.path ?? options.stateDir, origin);
+    return { manifest: undefined, plan: plan(name, origin, platform, options) };
+  } finally {
+    own?.close();
+  }
+}

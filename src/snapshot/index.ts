@@ -1,0 +1,26 @@
+/**
+ * The snapshot lifecycle: create a checkpoint before an update, activate it
+ * after the reboot, commit or roll back; discard, recover, status. See
+ * README.md here.
+ */
+export type { Platform } from './platform.js';
+export { linuxPlatform } from './platform.js';
+export type { LifecycleOptions } from './context.js';
+export type { SnapshotManifest, SnapshotMode, OriginRecord } from './manifest.js';
+export { readSnapshot, findSnapshot, decodeSnapshotManifest, SNAPSHOT_MANIFEST_VERSION } from './manifest.js';
+export type { SnapshotState } from './states.js';
+export { SNAPSHOT_STATES, isFinished } from './states.js';
+export type { CreateSnapshotOptions, CreateSnapshotResult, CreatePlan } from './create.js';
+export { createSnapshot } from './create.js';
+export type { ActivateOptions, ActivateResult, ActivateAction } from './activate.js';
+export { activateSnapshots } from './activate.js';
+export type { DropOptions, DropResult } from './commit.js';
+export { commitSnapshot, discardSnapshot } from './commit.js';
+export type { RollbackOptions, RollbackResult, RollbackOutcome } from './rollback.js';
+export { rollbackSnapshot } from './rollback.js';
+export type { RecoverResult } from './recover.js';
+export { recoverSnapshots } from './recover.js';
+export type { SnapshotReport, StatusOptions, Health } from './status.js';
+export { snapshotStatus, STATUS_SCHEMA_VERSION } from './status.js';
+export type { MergeProgress } from './merge.js';
+export { setFaultHandler, SimulatedCrash } from './faults.js';

@@ -1,0 +1,173 @@
+/**
+ * The record of one snapshot (`STATE_DIR/snapshots/NAME.json`): versioned
+ * JSON, written atomically under the lock, checked field by field when read.
+ * Its `state` is the persisted state machine (states.ts): every step writes
+ * the state it is entering before it acts, so after a crash the code asks
+ * "where was I?" and never guesses. A finished snapshot leaves a tombstone
+ * (committed, rolled-back, discarded), so that an updater that runs `commit`
+ * again after a power cut hears "already committed", not "no such snapshot".
+ */
+import { SnapstoreError } from '../errors.js';
+import { writeFileAtomic } from '../state/files.js';
+import type { StateLock } from '../state/lock.js';
+import type { StateDir } from '../state/state-dir.js';
+import { lstatOrNone, readTrustedFile } from '../state/trust.js';
+import type { Bytes } from '../units/units.js';
+import { bytes, chunkSize } from '../units/units.js';
+import { SNAPSHOT_STATES, type SnapshotState } from './states.js';
+import { snapshotPaths } from './paths.js';
+
+export const SNAPSHOT_MANIFEST_VERSION = 1;
+
+export type SnapshotMode = 'checkpoint' | 'update';
+
+/** The origin: a dm device, named by what survives a reboot (its dm name and uuid). */
+export interface OriginRecord {
+  readonly dmName: string;
+  /** its dm uuid, '' when it has none */
+  readonly dmUuid: string;
+  /** the filesystem's UUID on it when recorded (for messages) */
+  readonly fsUuid?: string;
+  /** its size in 512-byte sectors */
+  readonly sectors: number;
+}
+
+export interface HistoryEntry {
+  readonly at: string;
+  readonly state: SnapshotState;
+  readonly note: string;
+}
+
+export interface SnapshotManifest {
+  readonly version: typeof SNAPSHOT_MANIFEST_VERSION;
+  readonly name: string;
+  readonly mode: SnapshotMode;
+  readonly state: SnapshotState;
+  readonly origin: OriginRecord;
+  /** the store's name (its manifest is stores/NAME.json) */
+  readonly store: string;
+  readonly chunkSize: Bytes;
+  /** which merge owns the store once merging: the kernel's snapshot-merge, or ours */
+  readonly mergeOwner?: 'kernel' | 'offline';
+  /** the merge is complete (written before the stack is taken down): only the clean-up is left */
+  readonly mergeDone?: boolean;
+  /** keep the store file when finished (rollback/discard --keep-store) */
+  readonly keepStore?: boolean;
+  /** the store file still has to be deleted (its filesystem was not mounted when the snapshot finished) */
+  readonly storePending?: boolean;
+  /** the rollback is lost: the kernel invalidated the snapshot (store full, I/O error) */
+  readonly invalid?: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly history: readonly HistoryEntry[];
+}
+
+class SnapshotManifestError extends SnapstoreError {
+  constructor(file: string, what: string) {
+    super('MANIFEST_INVALID', `snapshot manifest ${file}: ${what}`, {
+      hint: 'the manifest is damaged or from another version; nothing was changed. `snapstore recover` lists our devices; look at the file before removing anything',
+    });
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+
+function field<T>(file: string, obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string, optional = false): T {
+  const v = obj[key];
+  if (optional && v === undefined) return v as T;
+  if (!check(v)) throw new SnapshotManifestError(file, `field "${key}" is ${JSON.stringify(v)}, expected ${what}`);
+  return v;
+}
+
+export function decodeSnapshotManifest(file: string, text: string): SnapshotManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SnapshotManifestError(file, `not JSON (${(err as Error).message})`);
+  }
+  if (!isObject(raw)) throw new SnapshotManifestError(file, 'not a JSON object');
+  const version = field(file, raw, 'version', isCount, 'a number');
+  if (version !== SNAPSHOT_MANIFEST_VERSION) throw new SnapshotManifestError(file, `version ${version} is not ${SNAPSHOT_MANIFEST_VERSION}`);
+  const mode = field(file, raw, 'mode', isString, 'a mode');
+  if (mode !== 'checkpoint' && mode !== 'update') throw new SnapshotManifestError(file, `mode "${mode}" is not checkpoint or update`);
+  const state = field(file, raw, 'state', isString, 'a state');
+  if (!(SNAPSHOT_STATES as readonly string[]).includes(state)) throw new SnapshotManifestError(file, `state "${state}" is not one of ${SNAPSHOT_STATES.join(', ')}`);
+  const o = field(file, raw, 'origin', isObject, 'an object');
+  const origin: OriginRecord = {
+    dmName: field(file, o, 'dmName', isString, 'a dm name'),
+    dmUuid: field(file, o, 'dmUuid', (v): v is string => typeof v === 'string', 'a dm uuid or ""'),
+    ...(o['fsUuid'] !== undefined ? { fsUuid: field(file, o, 'fsUuid', isString, 'a filesystem UUID') } : {}),
+    sectors: field(file, o, 'sectors', isCount, 'a sector count'),
+  };
+  let chunk: Bytes;
+  try {
+    chunk = chunkSize(bytes(field(file, raw, 'chunkSize', isCount, 'a byte count'))).bytes;
+  } catch (err) {
+    throw new SnapshotManifestError(file, `field "chunkSize": ${(err as Error).message}`);
+  }
+  const owner = raw['mergeOwner'];
+  if (owner !== undefined && owner !== 'kernel' && owner !== 'offline') throw new SnapshotManifestError(file, `mergeOwner "${String(owner)}" is not kernel or offline`);
+  const history = field(file, raw, 'history', (v): v is unknown[] => Array.isArray(v), 'an array').map((h, i) => {
+    if (!isObject(h) || !isString(h['at']) || !isString(h['state']) || typeof h['note'] !== 'string') {
+      throw new SnapshotManifestError(file, `history entry ${i} is not {at, state, note}`);
+    }
+    return { at: h['at'], state: h['state'] as SnapshotState, note: h['note'] };
+  });
+  return {
+    version: SNAPSHOT_MANIFEST_VERSION,
+    name: field(file, raw, 'name', isString, 'a name'),
+    mode,
+    state: state as SnapshotState,
+    origin,
+    store: field(file, raw, 'store', isString, 'a store name'),
+    chunkSize: chunk,
+    ...(owner !== undefined ? { mergeOwner: owner } : {}),
+    ...(raw['mergeDone'] !== undefined ? { mergeDone: field(file, raw, 'mergeDone', isBool, 'true or false') } : {}),
+    ...(raw['keepStore'] !== undefined ? { keepStore: field(file, raw, 'keepStore', isBool, 'true or false') } : {}),
+    ...(raw['storePending'] !== undefined ? { storePending: field(file, raw, 'storePending', isBool, 'true or false') } : {}),
+    ...(raw['invalid'] !== undefined ? { invalid: field(file, raw, 'invalid', isBool, 'true or false') } : {}),
+    createdAt: field(file, raw, 'createdAt', isString, 'a date'),
+    updatedAt: field(file, raw, 'updatedAt', isString, 'a date'),
+    history,
+  };
+}
+
+/** The manifest of snapshot `name`, or undefined when there is none. */
+export function findSnapshot(stateDir: StateDir, name: string): SnapshotManifest | undefined {
+  if (stateDir.folder('snapshots') === undefined) return undefined;
+  const file = snapshotPaths.manifest(stateDir.path, name);
+  const text = readTrustedFile(file);
+  return text === undefined ? undefined : decodeSnapshotManifest(file, text);
+}
+
+export function readSnapshot(stateDir: StateDir, name: string): SnapshotManifest {
+  const m = findSnapshot(stateDir, name);
+  if (m) return m;
+  throw new SnapstoreError('NO_SUCH_SNAPSHOT', `no snapshot named "${name}" in ${stateDir.path}`, {
+    hint: 'check the name and --state-dir; `snapstore list` lists the snapshots',
+  });
+}
+
+export function snapshotExists(stateDir: StateDir, name: string): boolean {
+  return lstatOrNone(snapshotPaths.manifest(stateDir.path, name)) !== undefined;
+}
+
+/** Writes the manifest (a new one, or the next state of one): durable before the act it describes. */
+export function writeSnapshot(lock: StateLock, m: SnapshotManifest): void {
+  lock.dir.ensureFolder('snapshots');
+  writeFileAtomic(snapshotPaths.manifest(lock.dir.path, m.name), `${JSON.stringify(m, null, 1)}\n`);
+}
+
+/** Names of the snapshots recorded in a state directory. */
+export function snapshotNames(stateDir: StateDir, list: (dir: string) => string[]): string[] {
+  const folder = stateDir.folder('snapshots');
+  if (folder === undefined) return [];
+  return list(folder)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+}

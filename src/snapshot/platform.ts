@@ -1,0 +1,111 @@
+/**
+ * What the lifecycle asks of the system besides device-mapper, behind one
+ * interface (as libsnapshot's IDeviceInfo): which device a path is, where a
+ * device is mounted, what a filesystem sits on, the store's header read raw,
+ * the targets the kernel offers, and the stores (files today; RAM or other
+ * stores can come behind the same two calls). `linuxPlatform` is the real one; host
+ * tests give the state machine a fake (test/support/fake-platform.ts) over
+ * the fake device-mapper, and the VM tests run the same code on the kernel.
+ */
+import * as fs from 'node:fs';
+import { execa } from 'execa';
+import { FileIo } from '../blockio/file-io.js';
+import { MappedIo } from '../blockio/mapped-io.js';
+import type { DeviceMapperApi } from '../dm/api.js';
+import { SnapstoreError } from '../errors.js';
+import { blockDeviceInfo } from '../linux/blockdev.js';
+import type { DeviceNumber } from '../linux/device-number.js';
+import { fromDevT } from '../linux/device-number.js';
+import { fromNodeError } from '../linux/errors.js';
+import { mountsOf } from '../linux/mountinfo.js';
+import type { StateLock } from '../state/lock.js';
+import type { CreateStoreOptions } from '../store/create.js';
+import { createStoreLocked } from '../store/create.js';
+import { deleteStoreLocked } from '../store/delete.js';
+import type { StoreManifest } from '../store/manifest.js';
+import { bytes } from '../units/units.js';
+
+export interface Platform {
+  readonly dm: DeviceMapperApi;
+  /** The device number of a block device node; refuses what is not one. */
+  blockDevice(path: string): DeviceNumber;
+  /** Where a device is mounted, or undefined. */
+  mountedAt(dev: DeviceNumber): string | undefined;
+  /** The device the filesystem holding `path` is on. */
+  filesystemDevice(path: string): DeviceNumber;
+  /** The filesystem UUID on a device (undefined when there is none, or it cannot be read). */
+  filesystemUuid(dev: DeviceNumber): Promise<string | undefined>;
+  /** The first `length` bytes of the store, read raw through its map on `dev` (never through the file). */
+  readStore(dev: DeviceNumber, m: StoreManifest, length: number): Buffer;
+  /** Makes sure these dm targets are loaded (modules load now, never while a device is suspended). */
+  loadTargets(types: readonly string[]): Promise<void>;
+  /** Makes a store (allocated, proved, pinned, recorded): the store layer's create, under our lock. */
+  createStore(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest>;
+  /** Deletes a store and its record; STORE_FS_ABSENT when its filesystem is not here. */
+  deleteStore(lock: StateLock, name: string): Promise<void>;
+}
+
+/** The kernel's modules for the targets the lifecycle uses. */
+const MODULES: Record<string, string> = { snapshot: 'dm-snapshot', 'snapshot-origin': 'dm-snapshot', 'snapshot-merge': 'dm-snapshot', linear: 'dm-mod' };
+
+export function linuxPlatform(dm: DeviceMapperApi): Platform {
+  return {
+    dm,
+    blockDevice(path) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(path);
+      } catch (err) {
+        throw fromNodeError(err, 'stat', path);
+      }
+      if (!st.isBlockDevice()) {
+        throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${path} is not a block device`, { hint: 'give the device the filesystem is mounted from, e.g. /dev/mapper/data' });
+      }
+      return fromDevT(st.rdev);
+    },
+    mountedAt(dev) {
+      return mountsOf(dev)[0]?.mountPoint;
+    },
+    filesystemDevice(path) {
+      try {
+        return fromDevT(fs.statSync(path).dev);
+      } catch (err) {
+        throw fromNodeError(err, 'stat', path);
+      }
+    },
+    async filesystemUuid(dev) {
+      const r = await execa('blkid', ['-p', '-s', 'UUID', '-o', 'value', blockDeviceInfo(dev).node], { reject: false });
+      return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+    },
+    readStore(dev, m, length) {
+      const device = FileIo.open(blockDeviceInfo(dev).node, { direct: true });
+      const store = new MappedIo(
+        device,
+        m.segments.map((s) => ({ start: s.storeOffset, offset: s.physical, length: s.length })),
+        `store "${m.name}" on ${device.name}`,
+      );
+      try {
+        return store.read(bytes(0), bytes(length));
+      } finally {
+        store.close();
+      }
+    },
+    createStore(lock, options) {
+      return createStoreLocked(lock, options);
+    },
+    async deleteStore(lock, name) {
+      await deleteStoreLocked(lock, { name, dm });
+    },
+    async loadTargets(types) {
+      const have = () => new Set(dm.targetVersions().map((v) => v.name));
+      const missing = types.filter((t) => !have().has(t));
+      for (const mod of new Set(missing.map((t) => MODULES[t] ?? `dm-${t}`))) await execa('modprobe', [mod], { reject: false });
+      const still = types.filter((t) => !have().has(t));
+      if (still.length) {
+        throw new SnapstoreError('TARGET_MISSING', `device-mapper has no ${still.join(', ')} target, and loading ${[...new Set(still.map((t) => MODULES[t] ?? `dm-${t}`))].join(', ')} did not bring it`, {
+          hint: 'this kernel needs dm-snapshot (CONFIG_DM_SNAPSHOT): install the module for it, or use a kernel that has it',
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * `snapstore recover`: after a crash or a power cut, reconcile what the
+ * manifests say with what the kernel has, by finishing or undoing each
+ * interrupted step, and say what was done. Devices left suspended are
+ * resumed (their inactive table dropped first, so nothing half-loaded goes
+ * live); a create that did not finish is undone; a commit, discard or a
+ * finished merge is completed; a store waiting for its filesystem is
+ * deleted once it is there. A second run does nothing.
+ */
+import * as fs from 'node:fs';
+import { SnapstoreError } from '../errors.js';
+import { parseDmUuid, UUID_PREFIX } from '../state/names.js';
+import { creatingExists } from '../store/creating.js';
+import { findManifest } from '../store/manifest.js';
+import { attachMerge, dropStack, ensureCow, ensureReal, ownTable } from './build.js';
+import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
+import { finish } from './finish.js';
+import { findSnapshot, readSnapshot, snapshotNames } from './manifest.js';
+import { finishMergeIfDone, mergeStatus } from './merge.js';
+import { inspectStack, stackNames } from './stack.js';
+import { readManifest } from '../store/manifest.js';
+import type { DeviceMapperApi } from '../dm/api.js';
+
+export interface RecoverResult {
+  /** what was done, one line each; empty when everything agreed */
+  readonly actions: string[];
+  /** what is as it should be, or waits for something (one line each) */
+  readonly notes: string[];
+}
+
+/** Resumes a device left suspended, dropping its inactive table first; true when it had to. */
+function resumeLeftSuspended(dm: DeviceMapperApi, name: string): boolean {
+  const info = dm.find(name);
+  if (!info?.suspended) return false;
+  if (info.inactiveTable) dm.clear(name);
+  dm.resume(name);
+  return true;
+}
+
+/** Undoes a create that did not finish: the origin back on its own table, our devices and the store gone. */
+export async function recoverCreating(op: Operation): Promise<string[]> {
+  const done = [...(resumeLeftSuspended(op.dm, op.manifest.origin.dmName) ? [`resumed ${op.manifest.origin.dmName}`] : []), ...(await dropStack(op))];
+  const storeLeft = findManifest(op.lock.dir, op.manifest.store) !== undefined || creatingExists(op.lock.dir, op.manifest.store);
+  if (storeLeft) {
+    try {
+      await op.platform.deleteStore(op.lock, op.manifest.store);
+      done.push(`deleted store "${op.manifest.store}"`);
+    } catch (err) {
+      if (!(err instanceof SnapstoreError && err.code === 'STORE_FS_ABSENT')) throw err;
+      op.advance('discarded', 'the interrupted create was undone; its store waits for its filesystem', { storePending: true });
+      done.push(`the store of "${op.name}" waits for its filesystem to be mounted`);
+      return done;
+    }
+  }
+  op.advance('discarded', 'the interrupted create was undone');
+  done.push(`undid the interrupted create of "${op.name}"`);
+  return done;
+}
+
+async function recoverOne(op: Operation): Promise<RecoverResult> {
+  const m = op.manifest;
+  const actions: string[] = [];
+  const notes: string[] = [];
+  if (m.state === 'creating') return { actions: await recoverCreating(op), notes };
+  const d = m.origin.dmName;
+  if (['active', 'rollback-pending', 'merging', 'committing', 'discarding'].includes(m.state)) {
+    const n = stackNames(m.name);
+    for (const dev of [d, n.real, n.cow, n.snap]) {
+      if (resumeLeftSuspended(op.dm, dev)) actions.push(`resumed ${dev}, left suspended`);
+    }
+  }
+  const s = inspectStack(op.dm, m.name, d);
+  switch (m.state) {
+    case 'active':
+    case 'rollback-pending':
+      if (s.originKind === 'plain' && (s.real || s.cow || s.snap)) {
+        actions.push(...(await dropStack(op)), `took down a half-built stack of "${m.name}" (\`snapstore activate\` builds it again)`);
+      } else if (s.originKind === 'origin') notes.push(`"${m.name}" is ${m.state} and live`);
+      else notes.push(`"${m.name}" is ${m.state}; its devices are built by \`snapstore activate\` at boot`);
+      break;
+    case 'merging':
+      if (m.mergeDone) {
+        await finishMergeIfDone(op);
+        actions.push(`finished the clean-up of "${m.name}"'s merge, which was complete`);
+        break;
+      }
+      if (s.originKind === 'plain' && (s.real || s.cow || s.snap)) {
+        // The merge table never went live (an activate or rollback died before it): take the pieces down.
+        actions.push(...(await dropStack(op)));
+        notes.push(`the rollback of "${m.name}" goes on at the next \`snapstore activate\``);
+        break;
+      }
+      if (s.originKind === 'origin') {
+        // "merging" was written; the switch to snapshot-merge did not happen yet.
+        const origin = op.dm.find(d);
+        const mounted = origin ? op.platform.mountedAt(origin.dev) : undefined;
+        if (mounted !== undefined) {
+          notes.push(`the rollback of "${m.name}" was about to merge but ${d} is mounted at ${mounted}: unmount it and run \`snapstore rollback ${m.name}\`, or reboot (activate goes on)`);
+          break;
+        }
+        const real = await ensureReal(op, ownTable(op, s));
+        const cow = await ensureCow(op, readManifest(op.lock.dir, m.store), real);
+        await attachMerge(op, real, cow);
+        actions.push(`started the merge of "${m.name}" that was interrupted before it began`);
+      }
+      if (mergeStatus(op)) {
+        if (await finishMergeIfDone(op)) actions.push(`the merge of "${m.name}" had finished: ${d} is back on its own table`);
+        else notes.push(`the rollback of "${m.name}" is merging`);
+      } else if (s.originKind === 'plain') notes.push(`the rollback of "${m.name}" goes on at the next \`snapstore activate\``);
+      break;
+    case 'committing':
+    case 'discarding':
+      actions.push(...(await dropStack(op)));
+      await finish(op, m.state === 'committing' ? 'committed' : 'discarded', 'finished by recover');
+      actions.push(`finished the interrupted ${m.state === 'committing' ? 'commit' : 'discard'} of "${m.name}"`);
+      break;
+    default:
+      if (m.storePending) {
+        await finish(op, m.state, 'store deleted by recover');
+        if (op.manifest.storePending) notes.push(`the store of "${m.name}" still waits for its filesystem to be mounted`);
+        else actions.push(`deleted the store of "${m.name}", which waited for its filesystem`);
+      }
+  }
+  return { actions, notes };
+}
+
+export async function recoverSnapshots(options: LifecycleOptions): Promise<RecoverResult> {
+  const log = options.log ?? (() => {});
+  return withLifecycle(options, false, async (platform, lock) => {
+    const actions: string[] = [];
+    const notes: string[] = [];
+    const names = snapshotNames(lock.dir, (d) => fs.readdirSync(d));
+    for (const name of names) {
+      const r = await recoverOne(new Operation(platform, lock, readSnapshot(lock.dir, name), log));
+      actions.push(...r.actions);
+      notes.push(...r.notes);
+    }
+    // Devices of ours that no unfinished snapshot accounts for.
+    const order = ['snap', 'origin', 'cow', 'real'];
+    const rank = (uuid: string | null) => order.indexOf(parseDmUuid(uuid ?? '')?.role ?? 'real');
+    for (const dev of platform.dm.list(UUID_PREFIX).sort((a, b) => rank(a.uuid) - rank(b.uuid))) {
+      const ours = parseDmUuid(dev.uuid ?? '');
+      // A cow device of no snapshot is a store attached by `store attach`: not ours to take.
+      if (!ours || (ours.role === 'cow' && !findSnapshot(lock.dir, ours.name))) continue;
+      const m = findSnapshot(lock.dir, ours.name);
+      if (m && !['committed', 'rolled-back', 'discarded'].includes(m.state)) continue;
+      const info = platform.dm.find(dev.name);
+      if (!info) continue;
+      if (info.openCount > 0) {
+        notes.push(`${dev.name} is ours but belongs to no snapshot in progress, and it is open: left alone`);
+        continue;
+      }
+      try {
+        if (info.suspended) resumeLeftSuspended(platform.dm, dev.name);
+        await platform.dm.remove(dev.name);
+        actions.push(`removed ${dev.name}, left over (no snapshot in progress uses it)`);
+      } catch (err) {
+        notes.push(`${dev.name} is left over but could not be removed: ${(err as Error).message}`);
+      }
+    }
+    return { actions, notes };
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * The snapshot's persisted state machine. Each state is written before the
+ * act it describes; these are the only transitions. "merging" is the point
+ * of no return (as in Android's libsnapshot): from there only the merge goes
+ * on, and nothing brings back a writable snapshot or origin over that store.
+ */
+import { SnapstoreError } from '../errors.js';
+
+export const SNAPSHOT_STATES = [
+  /** the store is being made and the stack set up: a crash here is undone by `recover` */
+  'creating',
+  /** the snapshot holds the way back (live, or to be activated after a reboot) */
+  'active',
+  /** a rollback was asked while the origin was mounted: the next `activate` starts the merge */
+  'rollback-pending',
+  /** the store is being merged into the origin (by the kernel or by us): only forward */
+  'merging',
+  /** the snapshot is being dropped, keeping the origin as it is now */
+  'committing',
+  'discarding',
+  /** tombstones: the snapshot is finished */
+  'committed',
+  'rolled-back',
+  'discarded',
+] as const;
+
+export type SnapshotState = (typeof SNAPSHOT_STATES)[number];
+
+const NEXT: Record<SnapshotState, readonly SnapshotState[]> = {
+  // a create that did not finish is undone: it ends as discarded
+  creating: ['active', 'discarded'],
+  active: ['rollback-pending', 'merging', 'committing', 'discarding'],
+  'rollback-pending': ['merging', 'committing', 'discarding'],
+  merging: ['rolled-back'],
+  committing: ['committed'],
+  discarding: ['discarded'],
+  committed: [],
+  'rolled-back': [],
+  discarded: [],
+};
+
+export const FINISHED: readonly SnapshotState[] = ['committed', 'rolled-back', 'discarded'];
+
+export function isFinished(state: SnapshotState): boolean {
+  return FINISHED.includes(state);
+}
+
+/** Refuses a transition the state machine does not have (a bug, or a manifest changed behind our back). */
+export function checkTransition(name: string, from: SnapshotState, to: SnapshotState): void {
+  if (from === to || NEXT[from].includes(to)) return;
+  throw new SnapstoreError('BAD_STATE', `snapshot "${name}" is ${from}; it cannot become ${to}`, {
+    hint: '`snapstore status` shows where it stands; `snapstore recover` finishes an interrupted step',
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * `snapstore status` and `snapstore list`: what each snapshot is, read from
+ * its manifest and from the kernel, and whether the two agree.
+ */
+import * as fs from 'node:fs';
+import { DeviceMapper } from '../dm/client.js';
+import { nodePath } from '../dm/nodes.js';
+import { parseSnapshotStatus, type SnapshotStatus } from '../dm/status.js';
+import { StateDir } from '../state/state-dir.js';
+import { findManifest } from '../store/manifest.js';
+import type { Bytes } from '../units/units.js';
+import { sectorsToBytes } from '../units/units.js';
+import type { SnapshotManifest, SnapshotMode } from './manifest.js';
+import { readSnapshot, snapshotNames } from './manifest.js';
+import type { Platform } from './platform.js';
+import { linuxPlatform } from './platform.js';
+import { inspectStack, stackNames } from './stack.js';
+import type { SnapshotState } from './states.js';
+import { isFinished } from './states.js';
+
+export const STATUS_SCHEMA_VERSION = 1;
+
+export type Health = 'valid' | 'invalid' | 'overflow' | 'merge-failed' | 'inactive' | 'finished' | 'unknown';
+
+export interface SnapshotReport {
+  readonly name: string;
+  readonly mode: SnapshotMode;
+  readonly state: SnapshotState;
+  readonly origin: { readonly dmName: string; readonly device: string };
+  /** the snapshot's device (the pre-update view), while it is live */
+  readonly snapshotDevice: string | null;
+  readonly store: { readonly name: string; readonly file: string | null; readonly size: Bytes | null; readonly pending: boolean };
+  readonly chunkSize: Bytes;
+  /** store usage as the kernel reports it, while live or merging */
+  readonly usage: { readonly used: Bytes; readonly free: Bytes; readonly total: Bytes; readonly usedPercent: number } | null;
+  /** bytes of exceptions still to merge, while merging */
+  readonly mergeRemaining: Bytes | null;
+  readonly health: Health;
+  /** whether the kernel's devices are what the manifest's state calls for */
+  readonly agrees: boolean;
+  readonly problems: string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface StatusOptions {
+  readonly stateDir: string;
+  /** one snapshot (default: all) */
+  readonly name?: string;
+  readonly platform?: Platform;
+}
+
+function health(status: SnapshotStatus | undefined): Health {
+  if (!status) return 'unknown';
+  switch (status.state) {
+    case 'active':
+      return 'valid';
+    case 'invalid':
+      return 'invalid';
+    case 'overflow':
+      return 'overflow';
+    case 'merge-failed':
+      return 'merge-failed';
+    default:
+      return 'unknown';
+  }
+}
+
+function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): SnapshotReport {
+  const dm = platform.dm;
+  const n = stackNames(m.name);
+  const s = inspectStack(dm, m.name, m.origin.dmName);
+  const store = findManifest(stateDir, m.store);
+  const problems: string[] = [];
+  let status: SnapshotStatus | undefined;
+  if (s.originKind === 'origin' && s.snap) status = parseSnapshotStatus(dm.status(n.snap)[0]?.params ?? '');
+  if (s.originKind === 'merge') status = parseSnapshotStatus(dm.status(m.origin.dmName)[0]?.params ?? '');
+  const live = s.originKind === 'origin' && s.snap !== undefined;
+  const wanted: Record<SnapshotState, (() => boolean) | undefined> = {
+    creating: undefined,
+    active: () => live || (s.originKind === 'plain' && !s.real && !s.cow && !s.snap),
+    'rollback-pending': () => live || (s.originKind === 'plain' && !s.real),
+    merging: () => s.originKind === 'merge' || (s.originKind === 'plain' && !s.real),
+    committing: undefined,
+    discarding: undefined,
+    committed: () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
+    'rolled-back': () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
+    discarded: () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
+  };
+  const check = wanted[m.state];
+  if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${m.origin.dmName} is not present`);
+  if (check && !check()) problems.push(`the kernel has ${m.origin.dmName} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
+  if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding') problems.push(`"${m.state}" is a step that did not finish: \`snapstore recover\``);
+  if (m.invalid) problems.push('the kernel invalidated the snapshot: the rollback is lost');
+  if (s.origin?.suspended) problems.push(`${m.origin.dmName} is suspended: \`snapstore recover\` resumes it`);
+  const usage =
+    status?.state === 'active'
+      ? {
+          used: sectorsToBytes(status.allocated),
+          free: sectorsToBytes((status.total - status.allocated) as typeof status.total),
+          total: sectorsToBytes(status.total),
+          usedPercent: status.total > 0 ? Math.round((status.allocated / status.total) * 1000) / 10 : 0,
+        }
+      : null;
+  return {
+    name: m.name,
+    mode: m.mode,
+    state: m.state,
+    origin: { dmName: m.origin.dmName, device: nodePath(m.origin.dmName) },
+    snapshotDevice: live ? nodePath(n.snap) : null,
+    store: { name: m.store, file: store?.file ?? null, size: store?.usableBytes ?? null, pending: Boolean(m.storePending) },
+    chunkSize: m.chunkSize,
+    usage,
+    mergeRemaining: s.originKind === 'merge' && status?.state === 'active' ? sectorsToBytes((status.allocated - status.metadata) as typeof status.total) : null,
+    health: isFinished(m.state) ? 'finished' : m.invalid ? 'invalid' : status ? health(status) : 'inactive',
+    agrees: problems.length === 0,
+    problems,
+    createdAt: m.createdAt,
+    updatedAt: m.updatedAt,
+  };
+}
+
+/** Reports on one snapshot or all of them. Reads only: no lock is taken, nothing is changed. */
+export function snapshotStatus(options: StatusOptions): SnapshotReport[] {
+  const stateDir = StateDir.need(options.stateDir);
+  const own = options.platform === undefined ? DeviceMapper.open() : undefined;
+  const platform = options.platform ?? linuxPlatform(own!);
+  try {
+    const names = options.name !== undefined ? [options.name] : snapshotNames(stateDir, (d) => fs.readdirSync(d));
+    return names.map((name) => report(platform, stateDir, readSnapshot(stateDir, name)));
+  } finally {
+    own?.close();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * A whole system for the lifecycle's host tests: the fake device-mapper with
+ * a disk and the origin `data` (a passthrough over it, as the system sets it
+ * up at boot), mounts, the device the state directory is on, and stores that
+ * live only in their manifests (the store layer itself is tested on real
+ * filesystems). It plays the kernel where the lifecycle reads what the
+ * kernel wrote: a persistent snapshot going live writes its store's header.
+ */
+import * as fs from 'node:fs';
+import type { Platform } from '../../src/snapshot/platform.js';
+import { SnapstoreError } from '../../src/errors.js';
+import { LinearTarget, SnapshotMergeTarget, SnapshotTarget, type Target } from '../../src/dm/targets.js';
+import { deviceNumber, formatDeviceNumber, type DeviceNumber } from '../../src/linux/device-number.js';
+import type { StateLock } from '../../src/state/lock.js';
+import { parseDmUuid, statePaths } from '../../src/state/names.js';
+import type { CreateStoreOptions } from '../../src/store/create.js';
+import { mapChecksum, MANIFEST_VERSION, writeManifest, type StoreManifest } from '../../src/store/manifest.js';
+import type { StoreSegment } from '../../src/fiemap/align.js';
+import type { Bytes, Sectors } from '../../src/units/units.js';
+import { FakeDeviceMapper } from './fake-dm.js';
+
+export const DISK = deviceNumber(254, 0);
+export const DISK_SECTORS = 1 << 21; // 1 GiB
+export const ORIGIN = 'data';
+export const ORIGIN_PATH = '/dev/mapper/data';
+/** the origin's dm uuid, as LVM gives one */
+export const ORIGIN_UUID = 'LVM-data-0b5a0c1e';
+export const ORIGIN_TABLE: Target[] = [new LinearTarget((DISK_SECTORS / 2) as Sectors, DISK, (DISK_SECTORS / 2) as Sectors), new LinearTarget((DISK_SECTORS / 2) as Sectors, DISK, 0 as Sectors)];
+/** Where the fake stores begin on the origin (bytes). */
+const STORE_AT = 64 << 20;
+
+export class FakePlatform implements Platform {
+  readonly dm = new FakeDeviceMapper();
+  /** device paths the test made */
+  readonly paths = new Map<string, DeviceNumber>();
+  /** mount points by device */
+  readonly mounts = new Map<string, string>();
+  /** the device the state directory (any path) is on */
+  stateDirDevice = deviceNumber(8, 1);
+  /** whether the stores' filesystem is mounted (a store can be deleted) */
+  storeFsMounted = true;
+  /** what is on the disk at the start of each store: its header, as the kernel wrote it */
+  readonly headers = new Map<string, Buffer>();
+  /** a header the kernel invalidated (store full) */
+  invalidate(store: string): void {
+    this.headers.get(store)?.writeUInt32LE(0, 4);
+  }
+
+  constructor() {
+    this.dm.addDisk('vda', DISK, DISK_SECTORS);
+    this.paths.set('/dev/vda', DISK);
+    this.boot();
+    this.dm.onLive = (name, table) => {
+      for (const t of table) {
+        if (!(t instanceof SnapshotTarget || t instanceof SnapshotMergeTarget)) continue;
+        const cowName = this.dm.nameOf(t.cow);
+        const store = cowName ? parseDmUuid(this.dm.info(cowName).uuid)?.name : undefined;
+        if (store && !this.headers.has(store)) {
+          const h = Buffer.alloc(512);
+          h.writeUInt32LE(0x70416e53, 0);
+          h.writeUInt32LE(1, 4);
+          h.writeUInt32LE(1, 8);
+          h.writeUInt32LE(t.chunk.sectors, 12);
+          this.headers.set(store, h);
+        }
+      }
+      void name;
+    };
+  }
+
+  /** The system's boot: the origin passthrough over the disk (after a power-off, nothing else). */
+  boot(): void {
+    const dev = this.dm.createDeviceNow(ORIGIN, ORIGIN_TABLE, ORIGIN_UUID);
+    this.paths.set(ORIGIN_PATH, dev);
+  }
+
+  /** Power off and boot again: every dm device gone, the origin set up again; disks (headers) kept. */
+  reboot(): void {
+    this.dm.powerOff();
+    this.mounts.clear();
+    this.boot();
+  }
+
+  originDev(): DeviceNumber {
+    return this.dm.info(ORIGIN).dev;
+  }
+
+  mountOrigin(at: string | undefined): void {
+    if (at === undefined) this.mounts.delete(formatDeviceNumber(this.originDev()));
+    else this.mounts.set(formatDeviceNumber(this.originDev()), at);
+    this.dm.mount(ORIGIN, at);
+  }
+
+  blockDevice(path: string): DeviceNumber {
+    const dev = this.paths.get(path);
+    if (!dev) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${path} is not a block device`, { hint: 'fake' });
+    return dev;
+  }
+  mountedAt(dev: DeviceNumber): string | undefined {
+    return this.mounts.get(formatDeviceNumber(dev));
+  }
+  filesystemDevice(): DeviceNumber {
+    return this.stateDirDevice;
+  }
+  async filesystemUuid(): Promise<string | undefined> {
+    return '0b5a0c1e-8d2b-4c2a-9a53-0d7a9c1f2e11';
+  }
+  readStore(_dev: DeviceNumber, m: StoreManifest, length: number): Buffer {
+    return Buffer.from(this.headers.get(m.name) ?? Buffer.alloc(length)).subarray(0, length);
+  }
+  async loadTargets(): Promise<void> {}
+
+  async createStore(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest> {
+    // Four pieces on the origin, out of order: the cow table has something to map.
+    const piece = options.size / 4;
+    const segments: StoreSegment[] = [3, 0, 2, 1].map((k, i) => ({
+      storeOffset: (i * piece) as Bytes,
+      fileOffset: (i * piece) as Bytes,
+      physical: (STORE_AT + k * 2 * piece) as Bytes,
+      length: piece as Bytes,
+    }));
+    const m: StoreManifest = {
+      version: MANIFEST_VERSION,
+      kind: 'file',
+      name: options.name,
+      file: options.file,
+      inode: 12,
+      generation: 1,
+      fileSize: options.size,
+      usableBytes: options.size,
+      droppedBytes: 0 as Bytes,
+      chunkSize: options.chunk.bytes,
+      filesystem: { type: 'ext4', blockSize: 4096 as Bytes },
+      device: { fsUuid: '0b5a0c1e-8d2b-4c2a-9a53-0d7a9c1f2e11', dmName: ORIGIN, devNumber: formatDeviceNumber(this.originDev()), kernelName: 'dm-0' },
+      segments,
+      mapSha256: mapChecksum(segments),
+      createdAt: new Date().toISOString(),
+    };
+    writeManifest(lock, m);
+    return m;
+  }
+
+  async deleteStore(lock: StateLock, name: string): Promise<void> {
+    if (!this.storeFsMounted) {
+      throw new SnapstoreError('STORE_FS_ABSENT', `the file of store "${name}" cannot be checked: its filesystem is not mounted (fake)`, { hint: 'mount it' });
+    }
+    fs.rmSync(statePaths.storeManifest(lock.dir.path, name), { force: true });
+    this.headers.delete(name);
+  }
+}
