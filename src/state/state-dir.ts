@@ -9,8 +9,7 @@ import { SnapstoreError } from '../errors.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
 import { fsyncDir } from '../linux/fs.js';
 import { explainStateWrite } from './files.js';
-import { statePaths } from './names.js';
-import { checkAncestors, checkOwnDir, checkOwnFile, lstatOrNone } from './trust.js';
+import { checkAncestors, checkOwnDir, checkTree, lstatOrNone } from './trust.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/snapstore';
 
@@ -24,10 +23,8 @@ export class StateDir {
     const st = lstatOrNone(dir);
     if (!st) return undefined;
     checkOwnDir(dir, st);
-    // The lock is opened (O_CREAT) by commands that change things: refuse a planted one before any command reads on.
-    const lock = statePaths.lock(dir);
-    const lockSt = lstatOrNone(lock);
-    if (lockSt) checkOwnFile(lock, lockSt);
+    // Every folder and file in it, the lock included, before any command reads or takes anything there.
+    checkTree(dir);
     return new StateDir(dir);
   }
 

@@ -48,12 +48,43 @@ export function checkOwnDir(p: string, st: fs.Stats): void {
   if (w) throw untrusted(p, `is writable by ${w} (mode ${(st.mode & 0o7777).toString(8)})`, `check what is in it, then chmod go-w ${p}`);
 }
 
-/** A file of the state directory seen without opening it (lstat): a regular file, root's, not group/other accessible. */
+/**
+ * A file of the state directory seen without opening it (lstat): a regular
+ * file, root's, writable by root alone. (What snapstore reads from it must
+ * also be mode 0600: readTrustedFile.)
+ */
 export function checkOwnFile(p: string, st: fs.Stats): void {
   if (st.isSymbolicLink()) throw untrusted(p, 'is a symbolic link', 'remove it: snapstore never makes one there');
   if (!st.isFile()) throw untrusted(p, 'is not a regular file', 'remove it: snapstore never makes anything else there');
   if (st.uid !== 0) throw untrusted(p, `is owned by uid ${st.uid}, not root`, `snapstore did not make it: check it, then remove it`);
-  if ((st.mode & 0o077) !== 0) throw untrusted(p, `has mode ${(st.mode & 0o7777).toString(8)}: others than root can use it`, `snapstore makes it 600: check it, then chmod 600 ${p}`);
+  const w = writers(st.mode);
+  if (w) throw untrusted(p, `is writable by ${w} (mode ${(st.mode & 0o7777).toString(8)})`, `check it, then chmod 600 ${p}`);
+}
+
+/**
+ * Everything in the state directory `dir` (already checked itself), seen
+ * without opening anything: folders as checkOwnDir, files as checkOwnFile,
+ * nothing else (no symlink, device or fifo). One tampered entry makes the
+ * whole state directory untrusted, for every command, before any reads on.
+ */
+export function checkTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch (err) {
+    throw fromNodeError(err, 'readdir', dir);
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e);
+    const st = lstatOrNone(p);
+    if (!st) continue;
+    if (st.isDirectory()) {
+      checkOwnDir(p, st);
+      checkTree(p);
+    } else {
+      checkOwnFile(p, st);
+    }
+  }
 }
 
 /** Checks every folder from / down to `dir`'s parent (`dir` is absolute and resolved). */
