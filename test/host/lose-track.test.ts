@@ -1,0 +1,157 @@
+// Two ways issue 14 lost track of data. `store delete` on a store whose
+// filesystem was not mounted dropped the manifest of a file that was still
+// there; `merge --offline` took the same file as origin and store. Both are
+// refused now, and nothing is changed.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { snapstore } from './cli.js';
+import type { LoopFs } from './loopfs.js';
+import { makeLoopFs } from './loopfs.js';
+import { buildStore } from '../cow/helpers.js';
+
+const sha = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+const isImmutable = async (p: string) => /^\S*i\S*\s/.test((await execa('lsattr', ['-d', p])).stdout);
+
+describe('delete and verify while the store filesystem is not here', () => {
+  let lfs: LoopFs;
+  let stateDir: string;
+  let fsUuid: string;
+  const files: Record<string, string> = {};
+
+  beforeAll(async () => {
+    lfs = await makeLoopFs('ext4', 64);
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-state-'));
+    // One store in a folder of the filesystem, one at its top (whose folder,
+    // the mount point, is still there when it is unmounted).
+    files.deep = path.join(lfs.storeDir, 'deep');
+    files.top = path.join(lfs.mountpoint, 'top');
+    for (const [name, file] of Object.entries(files)) {
+      const r = await snapstore(['store', 'create', name, '--store', file, '--size', '4M', '--state-dir', stateDir]);
+      expect(r.exitCode).toBe(0);
+    }
+    fsUuid = JSON.parse(fs.readFileSync(path.join(stateDir, 'stores', 'deep.json'), 'utf8')).device.fsUuid;
+    expect(fsUuid).toMatch(/^[0-9a-f-]{36}$/);
+  });
+  afterAll(async () => {
+    await lfs?.cleanup();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  async function refusedWhileAbsent(why: RegExp): Promise<void> {
+    const manifests = fs.readdirSync(path.join(stateDir, 'stores')).sort();
+    for (const [name, file] of Object.entries(files)) {
+      for (const cmd of ['delete', 'verify']) {
+        const r = await snapstore(['store', cmd, name, '--state-dir', stateDir, '--json']);
+        expect(r.exitCode, `${cmd} ${name}`).toBe(1);
+        const e = JSON.parse(r.stdout).error;
+        expect(e).toMatchObject({ code: 'STORE_FS_ABSENT', hint: expect.stringMatching(/mount that filesystem.*manifest is kept/) });
+        expect(e.message).toContain(file);
+        expect(e.message).toContain(`filesystem UUID ${fsUuid}`);
+        expect(e.message).toMatch(why);
+      }
+    }
+    expect(fs.readdirSync(path.join(stateDir, 'stores')).sort()).toEqual(manifests);
+    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
+    expect(list.map((s: { name: string; state: string }) => [s.name, s.state])).toEqual([
+      ['deep', 'file-missing'],
+      ['top', 'file-missing'],
+    ]);
+  }
+
+  it('unmounted: refused, naming the filesystem UUID, manifests kept; after the remount the files are there, still pinned, and verify', async () => {
+    await execa('umount', [lfs.mountpoint]);
+    await refusedWhileAbsent(/is not mounted there/);
+    await execa('mount', [lfs.device!, lfs.mountpoint]);
+    for (const file of Object.values(files)) {
+      expect(fs.existsSync(file)).toBe(true);
+      expect(await isImmutable(file)).toBe(true);
+    }
+    for (const name of Object.keys(files)) {
+      const v = await snapstore(['store', 'verify', name, '--state-dir', stateDir]);
+      expect(v.exitCode).toBe(0);
+    }
+  });
+
+  it('its device gone: refused the same way', async () => {
+    await execa('umount', [lfs.mountpoint]);
+    await execa('losetup', ['-d', lfs.device!]);
+    try {
+      await refusedWhileAbsent(/on no device present now/);
+    } finally {
+      const image = path.join(path.dirname(lfs.mountpoint), 'fs.img');
+      await execa('losetup', [lfs.device!, image]);
+      await execa('mount', [lfs.device!, lfs.mountpoint]);
+    }
+  });
+
+  it('with the filesystem back, delete removes files and manifests; a file gone from a mounted filesystem is said to be gone', async () => {
+    const d = await snapstore(['store', 'delete', 'deep', '--state-dir', stateDir]);
+    expect(d.exitCode).toBe(0);
+    expect(d.stdout).toMatch(/deleted store "deep": .* removed, manifest removed/);
+    expect(fs.existsSync(files.deep!)).toBe(false);
+
+    await execa('chattr', ['-i', files.top!]);
+    fs.unlinkSync(files.top!);
+    const v = await snapstore(['store', 'verify', 'top', '--state-dir', stateDir]);
+    expect(v.exitCode).toBe(1);
+    expect(v.stderr).toMatch(/is gone from its filesystem/);
+    const g = await snapstore(['store', 'delete', 'top', '--state-dir', stateDir]);
+    expect(g.exitCode).toBe(0);
+    expect(g.stdout).toMatch(/was already gone from its filesystem/);
+    expect(fs.readdirSync(path.join(stateDir, 'stores'))).toEqual([]);
+  });
+});
+
+describe('merge --offline with origin and store the same blocks', () => {
+  let dir: string;
+  let image: string;
+  const loops: string[] = [];
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-same-'));
+    // A valid store of 512 chunks whose exceptions lie inside its own size: a merge of it into itself would go ahead.
+    image = path.join(dir, 'x.img');
+    const { store } = buildStore([4, 5, 6, 40, 300], { storeChunks: 512 });
+    fs.writeFileSync(image, store.data);
+    fs.symlinkSync(image, path.join(dir, 'link'));
+    fs.linkSync(image, path.join(dir, 'hard'));
+    loops.push((await execa('losetup', ['--find', '--show', image])).stdout.trim());
+  });
+  afterAll(async () => {
+    for (const l of loops) await execa('losetup', ['-d', l], { reject: false });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['the same path', () => [image, image]],
+    ['a symlink', () => [path.join(dir, 'link'), image]],
+    ['a hard link', () => [path.join(dir, 'hard'), image]],
+    ['a loop device over it (as origin)', () => [loops[0]!, image]],
+    ['a loop device over it (as store)', () => [image, loops[0]!]],
+  ])('%s: SAME_DEVICE, nothing written', async (_label, pair) => {
+    const [origin, cow] = pair();
+    const before = sha(image);
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await snapstore(['merge', '--offline', '--origin', origin!, '--cow', cow!, '--state-dir', dir, '--json', ...extra]);
+      expect(r.exitCode).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({
+        code: 'SAME_DEVICE',
+        message: expect.stringMatching(/(are the same file|share blocks).*: nothing was written/),
+        hint: expect.stringMatching(/two different devices or images/),
+      });
+    }
+    expect(sha(image)).toBe(before);
+  });
+
+  it('a copy is another image: merged', async () => {
+    const copy = path.join(dir, 'copy');
+    fs.copyFileSync(image, copy);
+    const r = await snapstore(['merge', '--offline', '--origin', copy, '--cow', image, '--state-dir', dir]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^merged 5 chunks/);
+  });
+});
