@@ -14,7 +14,9 @@ import { mergeOfflineInterruptible, type MergeProgress, type MergeSummary } from
 import type { DeviceMapperApi } from '../dm/api.js';
 import { deviceMapperIfPresent } from '../dm/presence.js';
 import { SnapstoreError } from '../errors.js';
+import { fromNodeError } from '../linux/errors.js';
 import { fsyncDir } from '../linux/fs.js';
+import { lstatOrNone } from '../state/trust.js';
 import { withUndo } from '../util/undo.js';
 import { sameBlocks } from './overlap.js';
 import { openOrigin, openStoreSource, type SourceOptions } from './sources.js';
@@ -80,10 +82,74 @@ export interface ExportOptions extends SourceOptions {
   readonly origin: string;
   readonly force?: boolean;
   readonly signal?: AbortSignal;
+  /** told what was cleaned up first (the partial image of an export that was killed) */
+  readonly log?: (line: string) => void;
 }
 
 export interface ExportResult extends ExportSummary {
   readonly out: string;
+  /** partial images that exports killed outright (SIGKILL, power loss) had left, removed first */
+  readonly removedLeftovers: string[];
+}
+
+/** The temporary name an export to `out` writes under, in the process `pid`. */
+const partialName = (out: string, pid: number): string => path.join(path.dirname(out), `.${path.basename(out)}.partial-${pid}`);
+
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * The partial images earlier exports to `out` left when they were killed
+ * outright (SIGKILL, a power cut: no undo ran), removed: each is an
+ * incomplete copy under our own temporary name for this very OUT, its
+ * process is gone so nothing will finish it, and this export writes OUT
+ * anew. One whose process still runs (another export to OUT under way) is
+ * refused; anything under that name that export does not leave (not a
+ * regular file of ours) is left alone and refused, naming it.
+ */
+function removeLeftoverPartials(out: string, log: (line: string) => void): string[] {
+  const dir = path.dirname(out);
+  const prefix = `.${path.basename(out)}.partial-`;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return []; // a missing folder is reported when the image is created
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    if (!e.startsWith(prefix) || !/^[1-9]\d*$/.test(e.slice(prefix.length))) continue;
+    const pid = Number(e.slice(prefix.length));
+    const leftover = path.join(dir, e);
+    if (pid === process.pid) continue;
+    if (processRunning(pid)) {
+      throw new SnapstoreError('EXPORT_EXISTS', `${leftover} is the partial image of another export to ${out}, and its process ${pid} is still running`, {
+        hint: `wait for that export to finish (or stop it: kill ${pid}); if process ${pid} is not an export, remove ${leftover} and run this again`,
+      });
+    }
+    const st = lstatOrNone(leftover);
+    if (!st) continue;
+    if (!st.isFile() || st.uid !== process.geteuid?.()) {
+      throw new SnapstoreError('EXPORT_EXISTS', `${leftover} has the name of an export's partial image but is not one (${st.isFile() ? `owned by uid ${st.uid}` : 'not a regular file'}): it was left alone`, {
+        hint: `check it and remove it by hand, or export to another name`,
+      });
+    }
+    try {
+      fs.unlinkSync(leftover);
+    } catch (err) {
+      throw fromNodeError(err, 'unlink', leftover);
+    }
+    removed.push(leftover);
+    log(`removed ${leftover}: the partial image of an export to ${out} that was killed (its process ${pid} is gone)`);
+  }
+  if (removed.length) fsyncDir(dir);
+  return removed;
 }
 
 /**
@@ -108,13 +174,14 @@ export async function exportStoreView(options: ExportOptions): Promise<ExportRes
         });
       }
     }
+    const removedLeftovers = isDevice ? [] : removeLeftoverPartials(out, options.log ?? (() => {}));
     const source = await openStoreSource({ ...options, dm }, false);
     try {
       const origin = openOrigin(options.origin, false);
       try {
         return await withUndo(async (undo) => {
           let target: FileIo;
-          const partial = path.join(path.dirname(out), `.${path.basename(out)}.partial-${process.pid}`);
+          const partial = partialName(out, process.pid);
           if (isDevice) {
             target = openTarget(out);
           } else {
@@ -127,7 +194,7 @@ export async function exportStoreView(options: ExportOptions): Promise<ExportRes
               fs.renameSync(partial, out);
               fsyncDir(path.dirname(out));
             }
-            return { out, ...s };
+            return { out, removedLeftovers, ...s };
           } catch (err) {
             throw explainExportFailure(err, out);
           } finally {
