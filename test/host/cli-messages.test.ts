@@ -22,6 +22,15 @@ const jsonError = (r: Run) => JSON.parse(r.stdout).error as { code: string; mess
 const asNobody = (args: string[], cwd?: string) =>
   execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BIN, ...args], { reject: false, ...(cwd ? { cwd } : {}) });
 
+/** A store image with `n` exceptions (old chunks 0, 2, 4...). */
+function writeStore(file: string, n: number): void {
+  const io = FileIo.create(file, bytes((n + 2 + Math.ceil((n + 1) / 256) + 1) * 4096));
+  const w = CowWriter.create(io, chunkSize(bytes(4096)));
+  for (let i = 0; i < n; i++) w.append(chunks(i * 2), Buffer.alloc(4096, (i % 250) + 1));
+  w.commit();
+  io.close();
+}
+
 let base: string;
 let data: LoopFs;
 beforeAll(async () => {
@@ -140,6 +149,22 @@ describe('the state directory is not what it must be', () => {
     expect(fs.readdirSync(empty)).toEqual([]);
   });
 
+  it('store list tells a damaged manifest from an unfinished create', async () => {
+    const stateDir = fs.mkdtempSync(path.join(base, 'states-'));
+    fs.mkdirSync(path.join(stateDir, 'stores'), { mode: 0o700 });
+    fs.writeFileSync(path.join(stateDir, 'stores', 'broken.json'), '{"version": 1,', { mode: 0o600 });
+    fs.writeFileSync(path.join(stateDir, 'stores', 'half.creating'), JSON.stringify({ version: 1, op: 'creating', name: 'half', startedAt: new Date().toISOString(), data: { file: '/nowhere/half' } }), { mode: 0o600 });
+    const r = await snapstore(['store', 'list', '--state-dir', stateDir, '--json']);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      expect.objectContaining({ name: 'broken', state: 'damaged', problem: expect.stringMatching(/broken\.json: not JSON/) }),
+      expect.objectContaining({ name: 'half', state: 'unfinished', problem: expect.stringMatching(/unfinished .*store create.*snapstore store delete half/) }),
+    ]);
+    const t = await snapstore(['store', 'list', '--state-dir', stateDir]);
+    expect(t.stdout).toMatch(/^broken: DAMAGED: .*\nhalf: UNFINISHED: /);
+    expect(t.stdout).not.toMatch(/manifest unreadable/);
+  });
+
   describe('on a full filesystem', () => {
     let full: LoopFs;
     beforeAll(async () => {
@@ -172,6 +197,22 @@ describe('the state directory is not what it must be', () => {
       expect(tree()).toEqual(before);
       expect(listTree(data.storeDir)).toEqual([]);
     });
+
+    it('export that runs out of space: the hint is about the export, not a merge; no partial image left', async () => {
+      const origin = path.join(base, 'export-origin.img');
+      fs.writeFileSync(origin, Buffer.alloc(8 << 20, 1));
+      const cow = path.join(base, 'export-cow.img');
+      writeStore(cow, 10);
+      const before = listTree(full.mountpoint);
+      const r = await snapstore(['export', path.join(full.mountpoint, 'view.img'), '--origin', origin, '--cow', cow, '--state-dir', base, '--json']);
+      expect(r.exitCode).toBe(1);
+      const e = jsonError(r);
+      expect(e.message).toMatch(/ENOSPC/);
+      expect(e.hint).toMatch(new RegExp(`the filesystem of ${full.mountpoint}/view.img is full: free space there or export to another filesystem`));
+      expect(e.hint).not.toMatch(/resume/);
+      noStack(r);
+      expect(listTree(full.mountpoint)).toEqual(before);
+    });
   });
 });
 
@@ -180,12 +221,7 @@ describe('inspect', () => {
   beforeAll(() => {
     // Enough exceptions that --exceptions overflows a pipe's buffer many times over.
     image = path.join(base, 'many.cow');
-    const n = 20_000;
-    const io = FileIo.create(image, bytes((n + 2 + Math.ceil(n / 256) + 1) * 4096));
-    const w = CowWriter.create(io, chunkSize(bytes(4096)));
-    for (let i = 0; i < n; i++) w.append(chunks(i * 2), Buffer.alloc(4096, (i % 250) + 1));
-    w.commit();
-    io.close();
+    writeStore(image, 20_000);
   });
 
   it('with no store: a usage error (exit 2) naming what it takes, not an option it does not have', async () => {
@@ -252,5 +288,45 @@ describe('the command line', () => {
     expect(create).toMatch(/must be ext4 or xfs/);
     expect(create).toMatch(/owned by root and not writable by group or others/);
     expect(create).toMatch(/--store path must not exist/);
+  });
+});
+
+describe('sizes, and a new store', () => {
+  it('--size 4097 is shown exactly; an unknown suffix lists K to P in the message and in the hint (exit 2)', async () => {
+    const exact = await snapstore(['store', 'create', 'x', '--store', path.join(data.storeDir, 'x'), '--size', '4097', '--state-dir', base, '--json']);
+    expect(exact.exitCode).toBe(2);
+    expect(jsonError(exact)).toMatchObject({ code: 'BAD_SIZE', message: expect.stringMatching(/^store size 4097 bytes must be a whole number of 4 KiB chunks/) });
+    const bad = await snapstore(['store', 'create', 'x', '--store', path.join(data.storeDir, 'x'), '--size', '5X', '--state-dir', base]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/size "5X" is not understood\n  way out: .*K, M, G, T or P suffix/);
+    noStack(bad);
+    expect(listTree(data.storeDir)).toEqual([]);
+  });
+
+  it('a store nothing has written to: inspect --store says so and exits 0; "1 segment"; export onto a mounted device is refused with the way out', async () => {
+    const stateDir = path.join(base, 'new-store-state');
+    const file = path.join(data.storeDir, 'fresh');
+    const c = await snapstore(['store', 'create', 'fresh', '--store', file, '--size', '4M', '--state-dir', stateDir]);
+    expect(c.exitCode).toBe(0);
+    expect(c.stdout).toMatch(/ in 1 segment, /);
+    expect(c.stderr).toMatch(/into 1 segment on ext4/);
+    try {
+      const r = await snapstore(['inspect', '--store', 'fresh', '--state-dir', stateDir]);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/store "fresh": nothing has written to it yet .*a new store, ready for a snapshot/);
+      const j = await snapstore(['inspect', '--store', 'fresh', '--state-dir', stateDir, '--json']);
+      expect(JSON.parse(j.stdout)).toMatchObject({ store: 'fresh', written: false });
+
+      const origin = path.join(base, 'small-origin.img');
+      fs.writeFileSync(origin, Buffer.alloc(1 << 20, 2));
+      const cow = path.join(base, 'small-cow.img');
+      writeStore(cow, 3);
+      const e = await snapstore(['export', data.device!, '--origin', origin, '--cow', cow, '--state-dir', base, '--json']);
+      expect(e.exitCode).toBe(1);
+      expect(jsonError(e)).toMatchObject({ code: 'DEVICE_IN_USE', message: expect.stringContaining(`${data.device} is in use`), hint: expect.stringMatching(/unmount it .*or export to a new image file/) });
+    } finally {
+      await snapstore(['store', 'delete', 'fresh', '--state-dir', stateDir]);
+    }
+    expect(listTree(data.storeDir)).toEqual([]);
   });
 });
