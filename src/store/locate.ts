@@ -8,9 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
-import { fromDevT, sameDevice } from '../linux/device-number.js';
+import { blockDeviceInfo } from '../linux/blockdev.js';
+import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
-import { resolveDevice } from './identity.js';
+import { mountsOf } from '../linux/mountinfo.js';
+import type { DeviceIdentity } from './identity.js';
+import { deviceIdentity, resolveDevice, sameIdentity } from './identity.js';
 import type { StoreManifest } from './manifest.js';
 
 export type StoreFileLocation =
@@ -26,26 +29,41 @@ export async function locateStoreFile(m: Pick<StoreManifest, 'file' | 'device'>)
     if (!isErrno(err, 'ENOENT')) throw fromNodeError(err, 'open', m.file);
   }
   const fsName = m.device.fsUuid ? `filesystem UUID ${m.device.fsUuid}` : `the filesystem last seen on ${m.device.kernelName}`;
-  let deviceDev;
+  const dir = path.dirname(m.file);
+  let dev: bigint;
   try {
-    deviceDev = (await resolveDevice(m.device)).dev;
+    dev = fs.statSync(dir, { bigint: true }).dev;
+  } catch {
+    return { state: 'filesystem-absent', why: `${dir} does not exist: ${fsName} is not mounted there${await whereIsIt(m)}` };
+  }
+  // The file's folder is there: is it on the store's own filesystem? Asked of
+  // the device under the folder itself, so nothing another device claims
+  // (a cache that still names a detached disk) can change the answer.
+  if (await sameFilesystem(dev, m.device)) return { state: 'gone' };
+  return { state: 'filesystem-absent', why: `${dir} is on another filesystem: ${fsName} is not mounted there${await whereIsIt(m)}` };
+}
+
+/** Whether the filesystem on device `dev` is the one `recorded` names (false when it has no identity to compare). */
+async function sameFilesystem(dev: bigint, recorded: DeviceIdentity): Promise<boolean> {
+  try {
+    return sameIdentity(await deviceIdentity(blockDeviceInfo(fromDevT(dev))), recorded);
   } catch (err) {
-    if (err instanceof SnapstoreError && err.code === 'DEVICE_NOT_FOUND') {
-      return { state: 'filesystem-absent', why: `${fsName} is on no device present now` };
-    }
+    if (err instanceof SnapstoreError) return false; // not a block device (tmpfs), or no stable identity: not ours
     throw err;
   }
-  const dir = path.dirname(m.file);
-  let st: fs.Stats;
+}
+
+/** Where the store's filesystem is, for the message: on no device, or on one that is not mounted there. */
+async function whereIsIt(m: Pick<StoreManifest, 'device'>): Promise<string> {
   try {
-    st = fs.statSync(dir);
-  } catch {
-    return { state: 'filesystem-absent', why: `${dir} does not exist: ${fsName} is not mounted there` };
+    const info = await resolveDevice(m.device);
+    const at = mountsOf(info.dev)[0];
+    return at ? ` (it is on ${info.node}, mounted at ${at.mountPoint})` : ` (it is on ${info.node}, not mounted)`;
+  } catch (err) {
+    if (err instanceof SnapstoreError && err.code === 'DEVICE_NOT_FOUND') return ', and is on no device present now';
+    if (err instanceof SnapstoreError) return '';
+    throw err;
   }
-  if (!sameDevice(fromDevT(st.dev), deviceDev)) {
-    return { state: 'filesystem-absent', why: `${dir} is on another filesystem: ${fsName} is not mounted there` };
-  }
-  return { state: 'gone' };
 }
 
 /** The refusal for a store whose filesystem is not here. */
