@@ -34,6 +34,13 @@ describe('inspect', () => {
     expect(c.results[0]).toMatchObject({ exceptions: 5, valid: true, chunkBytes: 4096 });
   });
 
+  it('needs exactly one store: a path or --store NAME (a usage error naming both, never --cow)', async () => {
+    const none = inspect({ stateDir: dir }, capture().ctx);
+    await expect(none).rejects.toMatchObject({ code: 'USAGE_STORE', usage: true, message: 'inspect needs a store: a device or image path, or --store NAME' });
+    const { cow } = images('inspect-both');
+    await expect(inspect({ cow, store: 'x', stateDir: dir }, capture().ctx)).rejects.toMatchObject({ code: 'USAGE_STORE', usage: true, message: expect.stringMatching(/takes one store: .* or --store x, not both/) });
+  });
+
   it('refuses an empty store as never written', async () => {
     const empty = path.join(dir, 'empty');
     fs.writeFileSync(empty, Buffer.alloc(65536));

@@ -156,3 +156,49 @@ describe('merge --offline with origin and store the same blocks', () => {
     expect(r.stdout).toMatch(/^merged 5 chunks/);
   });
 });
+
+describe('detach releases only the loop device attach recorded', () => {
+  let lfs: LoopFs;
+  let stateDir: string;
+  let file: string;
+  const loops: string[] = [];
+
+  beforeAll(async () => {
+    lfs = await makeLoopFs('ext4', 64);
+    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-state-'));
+    file = path.join(lfs.storeDir, 'd');
+    expect((await snapstore(['store', 'create', 'd', '--store', file, '--size', '4M', '--state-dir', stateDir])).exitCode).toBe(0);
+  });
+  afterAll(async () => {
+    for (const l of loops) await execa('losetup', ['-d', l], { reject: false });
+    await lfs?.cleanup();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("a loop device the user set up over the store file is left alone, and said to be", async () => {
+    const mine = (await execa('losetup', ['--find', '--show', '--read-only', file])).stdout.trim();
+    loops.push(mine);
+    const r = await snapstore(['store', 'detach', 'd', '--state-dir', stateDir, '--json']);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ detached: false, loopsDetached: [], othersLoops: [mine] });
+    const t = await snapstore(['store', 'detach', 'd', '--state-dir', stateDir]);
+    expect(t.stdout).toMatch(/was not attached; nothing changed/);
+    expect(t.stderr).toContain(`note: ${mine} over the store file were not made by snapstore and were left alone`);
+    expect((await execa('losetup', ['--noheadings', '-O', 'BACK-FILE', mine])).stdout.trim()).toBe(file);
+    expect(await isImmutable(file)).toBe(true);
+  });
+
+  it('the one recorded (as attach records it before making it) is released, the record removed, the user\'s kept', async () => {
+    const ours = (await execa('losetup', ['--find', '--show', '--read-only', file])).stdout.trim();
+    loops.push(ours);
+    const record = path.join(stateDir, 'stores', 'd.loop');
+    fs.writeFileSync(record, JSON.stringify({ version: 1, op: 'loop', name: 'd', startedAt: new Date().toISOString(), data: { device: ours } }), { mode: 0o600 });
+    const r = await snapstore(['store', 'detach', 'd', '--state-dir', stateDir, '--json']);
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ detached: true, loopsDetached: [ours], othersLoops: [loops[0]] });
+    expect(fs.existsSync(record)).toBe(false);
+    expect((await execa('losetup', ['--noheadings', '-O', 'BACK-FILE', ours], { reject: false })).stdout.trim()).not.toBe(file);
+    expect((await execa('losetup', ['--noheadings', '-O', 'BACK-FILE', loops[0]!])).stdout.trim()).toBe(file);
+    expect(await isImmutable(file)).toBe(true);
+  });
+});
