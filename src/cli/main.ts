@@ -18,7 +18,7 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) return;
     stop.abort(sig);
-    if (!json) process.stderr.write(`snapstore: ${sig}: stopping at a safe point, undoing what this command made; please wait\n`);
+    if (!json) process.stderr.write(`snapstore: ${sig}: stopping at the next safe point (what this command made is undone; a merge keeps what it committed); please wait\n`);
   };
   for (const sig of Object.keys(SIGNAL_EXIT)) process.on(sig, onSignal);
   const ctx = processContext(json, stop.signal);
