@@ -200,6 +200,64 @@ export function buildProgram(ctx: CommandContext): Command {
       .addHelpText('after', '\nExample:\n  snapstore export /srv/check/root-view.img --origin /dev/vg/root --store rollback'),
   ).action(command('export', (opts, out) => ({ out, ...opts })));
 
+  // The snapshot lifecycle: what an update agent calls.
+  const waitLock = (cmd: Command): Command => cmd.option('--wait-lock [seconds]', 'wait for another snapstore command to finish (default 300 s) instead of refusing');
+  common(
+    waitLock(
+      examples(
+        program
+          .command('create <name>')
+          .description('take a checkpoint of a mounted filesystem before an update: its old contents go to a new store file')
+          .requiredOption('--origin <dev>', 'the dm device the filesystem is mounted from (required), e.g. /dev/mapper/data')
+          .requiredOption('--store <file>', 'the store file to make (required; must not exist), on that filesystem or another one over a dm device')
+          .requiredOption('--size <size>', 'the store size (required), e.g. 2G')
+          .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable)', 'checkpoint')
+          .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+          .option('--dry-run', 'print every table and step; change nothing'),
+        'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
+        'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
+      ),
+    ),
+  ).action(command('create', (opts, name) => ({ name, ...opts })));
+
+  common(examples(program.command('status [name]').description('mode, state, store usage, health of one snapshot or all, and whether kernel and manifest agree'), 'snapstore status', 'snapstore status update-42 --json')).action(
+    command('status', (opts, name) => ({ ...(name !== undefined ? { name } : {}), ...opts })),
+  );
+  common(examples(program.command('list').description('every snapshot, one line each (as status)'), 'snapstore list')).action(command('status', (opts) => opts));
+
+  const activate = program.command('activate [names...]').description('after a reboot, before the filesystems are mounted: rebuild every snapshot (or those named); a pending rollback starts merging');
+  common(waitLock(examples(activate, 'snapstore activate'))).action(async (names: string[], opts: Record<string, unknown>) => {
+    const { run } = (await import('./commands/activate.js')) as { run: (o: object, c: CommandContext) => Promise<void> };
+    await run({ names, ...opts }, ctx);
+  });
+
+  common(waitLock(examples(program.command('commit <name>').description('keep the update: drop the snapshot, delete its store (idempotent)'), 'snapstore commit update-42'))).action(
+    command('commit', (opts, name) => ({ name, ...opts })),
+  );
+
+  common(
+    waitLock(
+      examples(
+        program
+          .command('rollback <name>')
+          .description('bring the old contents back: the origin shows them at once while the kernel merges underneath (pending until the next boot while mounted)')
+          .option('--wait', 'wait until the merge is done (progress on a terminal)')
+          .option('--keep-store', 'keep the store file afterwards'),
+        'snapstore rollback update-42 --wait',
+      ),
+    ),
+  ).action(command('rollback', (opts, name) => ({ name, ...opts })));
+
+  common(
+    waitLock(
+      examples(program.command('discard <name>').description('drop the snapshot without merging; the origin keeps its current contents').option('--keep-store', 'keep the store file'), 'snapstore discard update-42'),
+    ),
+  ).action(command('discard', (opts, name) => ({ name, ...opts })));
+
+  common(
+    waitLock(examples(program.command('recover').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
+  ).action(command('recover', (opts) => opts));
+
   examples(
     program
       .command('help [command...]')

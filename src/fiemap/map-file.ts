@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import type { Bytes, ChunkSize } from '../units/units.js';
-import { bytes, formatBytes } from '../units/units.js';
+import { bytes, formatBytes, plural } from '../units/units.js';
 import { SnapstoreError } from '../errors.js';
 import { fromNodeError } from '../linux/errors.js';
 import type { FsInfo } from '../linux/fs.js';
@@ -91,7 +91,7 @@ export function mapFile(path: string, chunk: ChunkSize): FileMap {
 export function mapFileForTable(path: string, chunk: ChunkSize): FileMap {
   const map = mapFile(path, chunk);
   if (map.columns.count === 0) {
-    throw new SnapstoreError('EMPTY_MAP', `${path} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${map.extents.count} extents)`, {
+    throw new SnapstoreError('EMPTY_MAP', `${path} has no whole ${formatBytes(chunk.bytes)} chunk aligned on its device (${map.fileSize} bytes in ${plural(map.extents.count, 'extent')})`, {
       hint: 'a store must be at least a few chunks; use a smaller --chunk-size or a larger file',
     });
   }

@@ -88,8 +88,17 @@ export async function resolveDevice(id: DeviceIdentity): Promise<BlockDeviceInfo
   if (id.partUuid) for (const d of await devicesWithTag('PARTUUID', id.partUuid)) candidates.add(d);
   const matches = new Map<string, BlockDeviceInfo>();
   for (const node of candidates) {
-    const info = infoOfNode(node);
-    if (sameIdentity(await deviceIdentity(info), id)) matches.set(info.name, info);
+    // blkid's cache can name a device that is gone, or one that no longer carries anything stable: not a candidate.
+    let info: BlockDeviceInfo;
+    let now: DeviceIdentity;
+    try {
+      info = infoOfNode(node);
+      now = await deviceIdentity(info);
+    } catch (err) {
+      if (err instanceof SnapstoreError || (err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if (sameIdentity(now, id)) matches.set(info.name, info);
   }
   const found = [...matches.values()];
   if (found.length === 1) return found[0]!;

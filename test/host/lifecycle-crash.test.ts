@@ -15,14 +15,11 @@ import { activateSnapshots } from '../../src/snapshot/activate.js';
 import { commitSnapshot, discardSnapshot } from '../../src/snapshot/commit.js';
 import { createSnapshot } from '../../src/snapshot/create.js';
 import { setFaultHandler, SimulatedCrash } from '../../src/snapshot/faults.js';
-import { readSnapshot } from '../../src/snapshot/manifest.js';
 import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
-import { snapshotStatus } from '../../src/snapshot/status.js';
-import { StateDir } from '../../src/state/state-dir.js';
-import { findManifest } from '../../src/store/manifest.js';
 import { bytes, chunkSize } from '../../src/units/units.js';
 import { FakePlatform, ORIGIN, ORIGIN_PATH, ORIGIN_TABLE } from '../support/fake-platform.js';
+import { checkConsistent } from '../support/lifecycle-checks.js';
 
 interface World {
   p: FakePlatform;
@@ -88,36 +85,7 @@ async function labelsOf(s: Scenario): Promise<string[]> {
 }
 
 function check(w: World): void {
-  const { p, stateDir } = w;
-  const dir = StateDir.need(stateDir);
-  const m = readSnapshot(dir, 's');
-  const ours = p.dm.names().filter((n) => n.startsWith('snapstore-'));
-  expect(p.dm.anySuspended()).toEqual([]);
-  const origin = formatTable(p.dm.table(ORIGIN), p.dm.features());
-  const own = formatTable(ORIGIN_TABLE, p.dm.features());
-  switch (m.state) {
-    case 'active':
-    case 'rollback-pending':
-      if (ours.length) {
-        expect(ours).toEqual(['snapstore-s-cow', 'snapstore-s-real', 'snapstore-s-snap']);
-        expect(origin).toMatch(/snapshot-origin/);
-      } else expect(origin).toBe(own);
-      break;
-    case 'merging':
-      if (ours.length) {
-        expect(ours).toEqual(['snapstore-s-cow', 'snapstore-s-real']);
-        expect(origin).toMatch(/snapshot-merge/);
-      } else expect(origin).toBe(own);
-      break;
-    default:
-      expect(['committed', 'discarded', 'rolled-back']).toContain(m.state);
-      expect(ours).toEqual([]);
-      expect(origin).toBe(own);
-  }
-  const storeWanted = ['active', 'rollback-pending', 'merging'].includes(m.state) || Boolean(m.keepStore) || Boolean(m.storePending);
-  expect(findManifest(dir, 's') !== undefined).toBe(storeWanted);
-  const [status] = snapshotStatus({ stateDir, platform: p });
-  expect(status?.problems).toEqual([]);
+  checkConsistent({ dm: w.p.dm, platform: w.p, stateDir: w.stateDir, name: 's', origin: ORIGIN, ownTable: formatTable(ORIGIN_TABLE, w.p.dm.features()) });
 }
 
 describe.each(Object.entries(SCENARIOS))('crash matrix: %s', (_name, scenario) => {

@@ -30,6 +30,8 @@ declare -A TOOL_PKG=(
   [lvcreate]=lvm2
   [mkfs.ext4]=e2fsprogs
   [dmsetup]=dmsetup
+  [cryptsetup]=cryptsetup-bin
+  [dpkg-deb]=dpkg
 )
 
 tools_ok() {

@@ -1,0 +1,44 @@
+import { createSnapshot } from '../../snapshot/create.js';
+import type { SnapshotMode } from '../../snapshot/manifest.js';
+import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+import { waitLockMs } from './lock-option.js';
+
+export interface CreateCommandOptions {
+  name: string;
+  origin: string;
+  store: string;
+  size: string;
+  mode: string;
+  chunkSize: string;
+  dryRun?: boolean;
+  waitLock?: string | boolean;
+  stateDir: string;
+}
+
+export async function run(options: CreateCommandOptions, ctx: CommandContext): Promise<void> {
+  const r = await createSnapshot({
+    name: options.name,
+    origin: options.origin,
+    store: options.store,
+    size: parseSize(options.size),
+    chunk: chunkSize(parseSize(options.chunkSize)),
+    mode: options.mode as SnapshotMode,
+    dryRun: Boolean(options.dryRun),
+    stateDir: options.stateDir,
+    waitLockMs: waitLockMs(options.waitLock),
+    log: (line) => ctx.err(line),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  if (options.dryRun) {
+    ctx.result({ dryRun: true, steps: r.plan.steps, tables: r.plan.tables });
+    ctx.out(`dry run: snapshot "${options.name}" of ${options.origin} would be made by these steps (nothing was changed):`);
+    r.plan.steps.forEach((s, i) => ctx.out(`  ${i + 1}. ${s}`));
+    ctx.out('tables:');
+    for (const t of r.plan.tables) ctx.out(`  ${t.device}:\n${t.table.split('\n').map((l) => `    ${l}`).join('\n')}`);
+    return;
+  }
+  const m = r.manifest!;
+  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: `/dev/mapper/snapstore-${m.name}-snap` });
+  ctx.out(`created checkpoint "${m.name}" of ${m.origin.dmName}: ${formatBytes(parseSize(options.size))} store, chunk ${formatBytes(m.chunkSize)}; commit or roll back after the update (\`snapstore status ${m.name}\`)`);
+}

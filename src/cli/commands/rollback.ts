@@ -1,0 +1,33 @@
+import { rollbackSnapshot } from '../../snapshot/rollback.js';
+import { formatBytes, sectorsToBytes, type Sectors } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+import { waitLockMs } from './lock-option.js';
+
+export interface RollbackCommandOptions {
+  name: string;
+  wait?: boolean;
+  keepStore?: boolean;
+  waitLock?: string | boolean;
+  stateDir: string;
+}
+
+export async function run(options: RollbackCommandOptions, ctx: CommandContext): Promise<void> {
+  const bar = ctx.progress('merging', (n) => formatBytes(sectorsToBytes(n as Sectors)));
+  let r;
+  try {
+    r = await rollbackSnapshot({
+      name: options.name,
+      wait: Boolean(options.wait),
+      keepStore: Boolean(options.keepStore),
+      stateDir: options.stateDir,
+      waitLockMs: waitLockMs(options.waitLock),
+      log: (l) => ctx.err(l),
+      onProgress: (p) => bar.update(p.initial - p.remaining, p.initial),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  } finally {
+    bar.stop();
+  }
+  ctx.result(r);
+  ctx.out(r.message);
+}

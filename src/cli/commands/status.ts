@@ -1,0 +1,39 @@
+import { snapshotStatus, STATUS_SCHEMA_VERSION, type SnapshotReport } from '../../snapshot/status.js';
+import { formatBytes } from '../../units/units.js';
+import type { CommandContext } from '../context.js';
+
+export interface StatusCommandOptions {
+  name?: string;
+  stateDir: string;
+}
+
+/** Columns padded to their widest cell, as `lvs` prints them. */
+function columns(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+function row(s: SnapshotReport): string[] {
+  const used = s.usage ? `${formatBytes(s.usage.used)} (${s.usage.usedPercent}%)` : s.mergeRemaining !== null ? `${formatBytes(s.mergeRemaining)} to merge` : '-';
+  return [s.name, s.mode, s.state, s.origin.dmName, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), s.health, s.agrees ? 'yes' : 'NO'];
+}
+
+export async function run(options: StatusCommandOptions, ctx: CommandContext): Promise<void> {
+  const reports = snapshotStatus({ stateDir: options.stateDir, ...(options.name !== undefined ? { name: options.name } : {}) });
+  ctx.result({ schemaVersion: STATUS_SCHEMA_VERSION, snapshots: reports });
+  if (reports.length === 0) {
+    ctx.out(`no snapshots in ${options.stateDir}`);
+    return;
+  }
+  for (const line of columns([['NAME', 'MODE', 'STATE', 'ORIGIN', 'STORE', 'USED', 'FREE', 'CHUNK', 'HEALTH', 'AGREES'], ...reports.map(row)])) ctx.out(line);
+  for (const s of reports) {
+    if (options.name !== undefined) {
+      ctx.out('');
+      ctx.out(`  origin:    ${s.origin.device}`);
+      if (s.snapshotDevice) ctx.out(`  snapshot:  ${s.snapshotDevice} (the contents before the update, read-only use)`);
+      ctx.out(`  store:     ${s.store.file ?? '(deleted)'}${s.store.pending ? ' (waits for its filesystem to be deleted)' : ''}`);
+      ctx.out(`  created:   ${s.createdAt}; last change ${s.updatedAt}`);
+    }
+    for (const p of s.problems) ctx.out(`  ${s.name}: ${p}`);
+  }
+}
