@@ -12,3 +12,4 @@ export * as dm from './dm/index.js';
 export * as state from './state/index.js';
 export * as cow from './cow/index.js';
 export * as store from './store/index.js';
+export * as snapshot from './snapshot/index.js';

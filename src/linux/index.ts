@@ -8,3 +8,4 @@ export * from './direct-io.js';
 export * from './mknod.js';
 export * from './mountinfo.js';
 export * from './loop.js';
+export * from './run.js';

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import { SnapstoreError } from '../errors.js';
+import { runProgram } from './run.js';
 
 async function losetup(args: string[], what: string, hint: string): Promise<string> {
-  const r = await execa('losetup', args, { reject: false });
+  const r = await runProgram('losetup', args);
   if (r.exitCode !== 0) throw new SnapstoreError('LOOP_FAILED', `losetup could not ${what}: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint });
   return r.stdout.trim();
 }

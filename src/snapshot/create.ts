@@ -105,6 +105,12 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
     }
     const origin = checkOrigin(platform, options.origin);
     checkStateDirOffOrigin(platform, lock.dir.path, origin);
+    const left = Object.values(stackNames(name)).filter((d) => platform.dm.find(d));
+    if (left.length) {
+      throw new SnapstoreError('STACK_MISMATCH', `devices of a snapshot named "${name}" are present already (${left.join(', ')})`, {
+        hint: '`snapstore recover` removes what an earlier snapshot left; or choose another name',
+      });
+    }
     await platform.loadTargets(['linear', 'snapshot', 'snapshot-origin']);
     const at = new Date().toISOString();
     const fsUuid = await platform.filesystemUuid(origin.dev);

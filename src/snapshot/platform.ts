@@ -8,7 +8,6 @@
  * the fake device-mapper, and the VM tests run the same code on the kernel.
  */
 import * as fs from 'node:fs';
-import { execa } from 'execa';
 import { FileIo } from '../blockio/file-io.js';
 import { MappedIo } from '../blockio/mapped-io.js';
 import type { DeviceMapperApi } from '../dm/api.js';
@@ -18,6 +17,7 @@ import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError } from '../linux/errors.js';
 import { mountsOf } from '../linux/mountinfo.js';
+import { runProgram } from '../linux/run.js';
 import type { StateLock } from '../state/lock.js';
 import type { CreateStoreOptions } from '../store/create.js';
 import { createStoreLocked } from '../store/create.js';
@@ -74,7 +74,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
       }
     },
     async filesystemUuid(dev) {
-      const r = await execa('blkid', ['-p', '-s', 'UUID', '-o', 'value', blockDeviceInfo(dev).node], { reject: false });
+      const r = await runProgram('blkid', ['-p', '-s', 'UUID', '-o', 'value', blockDeviceInfo(dev).node]);
       return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
     },
     readStore(dev, m, length) {
@@ -99,7 +99,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     async loadTargets(types) {
       const have = () => new Set(dm.targetVersions().map((v) => v.name));
       const missing = types.filter((t) => !have().has(t));
-      for (const mod of new Set(missing.map((t) => MODULES[t] ?? `dm-${t}`))) await execa('modprobe', [mod], { reject: false });
+      for (const mod of new Set(missing.map((t) => MODULES[t] ?? `dm-${t}`))) await runProgram('modprobe', [mod]);
       const still = types.filter((t) => !have().has(t));
       if (still.length) {
         throw new SnapstoreError('TARGET_MISSING', `device-mapper has no ${still.join(', ')} target, and loading ${[...new Set(still.map((t) => MODULES[t] ?? `dm-${t}`))].join(', ')} did not bring it`, {

@@ -2,8 +2,8 @@
  * A device's stable identity: what still names it after a reboot, when
  * major:minor and dm-N may have changed (docs/design.md "Stable identity").
  */
-import { execa } from 'execa';
 import { SnapstoreError } from '../errors.js';
+import { runProgram } from '../linux/run.js';
 import * as fs from 'node:fs';
 import type { BlockDeviceInfo } from '../linux/blockdev.js';
 import { blockDeviceInfo } from '../linux/blockdev.js';
@@ -34,7 +34,7 @@ function parseExport(text: string): Map<string, string> {
 
 export async function deviceIdentity(info: BlockDeviceInfo): Promise<DeviceIdentity> {
   // -p probes the device itself rather than trusting a cache udev may not keep.
-  const probe = await execa('blkid', ['-p', '-o', 'export', info.node], { reject: false });
+  const probe = await runProgram('blkid', ['-p', '-o', 'export', info.node]);
   const tags = parseExport(probe.stdout);
   const id: DeviceIdentity = {
     ...(tags.get('UUID') ? { fsUuid: tags.get('UUID') } : {}),
@@ -67,7 +67,7 @@ export function sameIdentity(now: DeviceIdentity, recorded: DeviceIdentity): boo
 
 /** Devices whose blkid tag has this value (blkid -t scans them; no udev needed). */
 async function devicesWithTag(tag: string, value: string): Promise<string[]> {
-  const r = await execa('blkid', ['-o', 'device', '-t', `${tag}=${value}`], { reject: false });
+  const r = await runProgram('blkid', ['-o', 'device', '-t', `${tag}=${value}`]);
   return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
 }
 

@@ -8,8 +8,8 @@ export const BIN = path.join(root, 'bin', 'snapstore');
 
 /** Runs the built CLI as a user would; never throws on a non-zero exit. */
 export async function snapstore(args: string[]) {
-  if (!fs.existsSync(path.join(root, 'dist', 'cli', 'main.js'))) {
-    throw new Error('dist/ is missing: run `npm run build` (the README test command does) before the CLI tests');
+  if (!fs.existsSync(path.join(root, 'dist', 'cli-bundle', 'main.js'))) {
+    throw new Error('the CLI bundle (dist/cli-bundle/) is missing: run `bash scripts/setup` or `npm run build` (the README test command does) before the CLI tests');
   }
   return execa(BIN, args, { reject: false });
 }

@@ -2,14 +2,14 @@
 //   cow-merge.guest.ts  our offline merge against the kernel's snapshot-merge (dmsetup-made
 //                       stores, filled through the origin and through the snapshot; CLI once);
 //   cow-lvm.guest.ts    a store made by LVM (lvcreate -s) against lvconvert --merge.
-// The CLI case runs bin/snapstore, which loads dist/: build first (npx tsc -p .).
+// The CLI case runs bin/snapstore, which loads the CLI bundle: build first (bash scripts/setup or npm run build).
 import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { kernelSuite } from '../vm/kernel-suite.js';
 
 describe('cow kernel suite, host side', () => {
-  test('the built CLI exists for the guest (npx tsc -p .)', () => {
-    expect(existsSync('dist/cli/main.js')).toBe(true);
+  test('the built CLI exists for the guest (npm run build)', () => {
+    expect(existsSync('dist/cli-bundle/main.js')).toBe(true);
   });
 });
 

@@ -142,7 +142,7 @@ const DISK_NAME = /^[A-Za-z0-9._-]{1,20}$/;
 function cleanConsole(s: string): string {
   // SeaBIOS resets the terminal (ESC c, ESC [2J ...): keep none of that in what we print.
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\r/g, '').replace(/\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Z0-9]|[A-Za-z])/g, '');
+  return s.replace(/\r/g, '').replace(/\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Z0-9]|[0-9A-Za-z=>])/g, '');
 }
 
 function tail(s: string, lines = 60): string {

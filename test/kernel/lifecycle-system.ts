@@ -1,0 +1,28 @@
+// The "system" of the lifecycle suite: the devices it sets up at boot (as a
+// real system's passthroughs and crypttab would) and where it mounts them.
+import * as fs from 'node:fs';
+import { guestDisk, run } from '../vm/guest.js';
+import { loadCrypt, META, passthrough } from './lifecycle-helpers.js';
+
+export const KEY = `${META}/keys/d.key`;
+
+/** The system's boot: its dm devices for the data filesystems, the crypt device opened with its key in the table. */
+export function bootDevices(): void {
+  passthrough('data-a', 'a');
+  passthrough('data-b', 'b');
+  passthrough('data-c', 'c');
+  passthrough('data-g', 'g');
+  loadCrypt();
+  run('cryptsetup', ['open', '--disable-keyring', '--key-file', KEY, guestDisk('d'), 'crypt-d']);
+}
+
+export const MOUNTS = { a: '/tmp/mnt/a', b: '/tmp/mnt/b', c: '/tmp/mnt/c', d: '/tmp/mnt/d', g: '/tmp/mnt/g' } as const;
+export const DEVS = { a: '/dev/mapper/data-a', b: '/dev/mapper/data-b', c: '/dev/mapper/data-c', d: '/dev/mapper/crypt-d', g: '/dev/mapper/data-g' } as const;
+export type Fs = keyof typeof DEVS;
+export const TYPE: Record<Fs, 'ext4' | 'xfs'> = { a: 'ext4', b: 'ext4', c: 'xfs', d: 'ext4', g: 'ext4' };
+
+export function mount(x: Fs, extra: string[] = []): void {
+  fs.mkdirSync(MOUNTS[x], { recursive: true });
+  run('mount', [...extra, DEVS[x], MOUNTS[x]]);
+}
+

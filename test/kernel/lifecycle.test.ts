@@ -1,0 +1,25 @@
+// Kernel suite for the checkpoint lifecycle (src/snapshot): two boots over
+// kept disks, so that a reboot really happens between the update and the
+// rollback or commit (lifecycle-before.guest.ts, lifecycle-after.guest.ts), then the
+// crash matrix with kill -9 (lifecycle-crash.guest.ts).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { kernelSuite } from '../vm/kernel-suite.js';
+
+const keep = mkdtempSync(join(tmpdir(), 'snapstore-lifecycle-'));
+afterAll(() => rmSync(keep, { recursive: true, force: true }));
+const disk = (name: string, sizeMiB: number) => ({ name, sizeMiB, path: join(keep, `${name}.img`) });
+const disks = [disk('meta', 64), disk('a', 256), disk('b', 256), disk('c', 320), disk('d', 256), disk('e', 64), disk('f', 80), disk('g', 256)];
+
+await kernelSuite('lifecycle', [
+  { files: ['test/kernel/lifecycle-before.guest.ts'], disks, timeoutSec: 900 },
+  { files: ['test/kernel/lifecycle-after.guest.ts'], disks, timeoutSec: 900 },
+  {
+    files: ['test/kernel/lifecycle-crash.guest.ts'],
+    disks: [{ name: 'cmeta', sizeMiB: 64 }, { name: 'craw', sizeMiB: 32 }, { name: 'cg', sizeMiB: 128 }],
+    env: process.env['SNAPSTORE_SOAK'] ? { SNAPSTORE_SOAK: '1' } : {},
+    timeoutSec: process.env['SNAPSTORE_SOAK'] ? 7200 : 1200,
+  },
+]);
