@@ -11,7 +11,7 @@ import { formatTable } from '../dm/table-text.js';
 import type { Target } from '../dm/targets.js';
 import { OtherTarget } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
-import { checkName } from '../state/names.js';
+import { checkName, statePaths } from '../state/names.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { formatBytes } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
@@ -21,7 +21,6 @@ import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { faultPoint } from './faults.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
 import { findSnapshot, SNAPSHOT_MANIFEST_VERSION, writeSnapshot } from './manifest.js';
-import { snapshotPaths } from './paths.js';
 import type { Platform } from './platform.js';
 import { stackNames, tableSectors } from './stack.js';
 import { isFinished } from './states.js';
@@ -129,7 +128,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
     return withUndo(async (undo) => {
       // Written before anything is made: a crash from here on is undone by `recover`.
       writeSnapshot(lock, first);
-      undo.push(`the record of snapshot "${name}"`, () => unlinkDurable(snapshotPaths.manifest(lock.dir.path, name)));
+      undo.push(`the record of snapshot "${name}"`, () => unlinkDurable(statePaths.snapshotManifest(lock.dir.path, name)));
       const op = new Operation(platform, lock, first, log);
       const store = await platform.createStore(lock, { name, file: options.store, size: options.size, chunk: options.chunk, stateDir: options.stateDir, log, ...(options.signal ? { signal: options.signal } : {}) });
       undo.push(`store "${name}"`, () => platform.deleteStore(lock, name));

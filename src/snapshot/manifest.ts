@@ -8,14 +8,14 @@
  * again after a power cut hears "already committed", not "no such snapshot".
  */
 import { SnapstoreError } from '../errors.js';
-import { writeFileAtomic } from '../state/files.js';
+import { statePaths } from '../state/names.js';
+import { recordFolder } from '../state/records.js';
+import { field, isBool, isCount, isObject, isString, jsonObject, optionalField } from '../state/json-record.js';
 import type { StateLock } from '../state/lock.js';
 import type { StateDir } from '../state/state-dir.js';
-import { lstatOrNone, readTrustedFile } from '../state/trust.js';
 import type { Bytes } from '../units/units.js';
 import { bytes, chunkSize } from '../units/units.js';
 import { SNAPSHOT_STATES, type SnapshotState } from './states.js';
-import { snapshotPaths } from './paths.js';
 
 export const SNAPSHOT_MANIFEST_VERSION = 1;
 
@@ -70,48 +70,34 @@ class SnapshotManifestError extends SnapstoreError {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-
-function field<T>(file: string, obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string, optional = false): T {
-  const v = obj[key];
-  if (optional && v === undefined) return v as T;
-  if (!check(v)) throw new SnapshotManifestError(file, `field "${key}" is ${JSON.stringify(v)}, expected ${what}`);
-  return v;
-}
+/** The manifest's true-or-false fields, each absent when false. */
+const FLAGS = ['mergeDone', 'keepStore', 'storePending', 'invalid'] as const;
 
 export function decodeSnapshotManifest(file: string, text: string): SnapshotManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new SnapshotManifestError(file, `not JSON (${(err as Error).message})`);
-  }
-  if (!isObject(raw)) throw new SnapshotManifestError(file, 'not a JSON object');
-  const version = field(file, raw, 'version', isCount, 'a number');
+  const fail = (what: string) => new SnapshotManifestError(file, what);
+  const raw = jsonObject(text, fail);
+  const version = field(raw, 'version', isCount, 'a number', fail);
   if (version !== SNAPSHOT_MANIFEST_VERSION) throw new SnapshotManifestError(file, `version ${version} is not ${SNAPSHOT_MANIFEST_VERSION}`);
-  const mode = field(file, raw, 'mode', isString, 'a mode');
+  const mode = field(raw, 'mode', isString, 'a mode', fail);
   if (mode !== 'checkpoint' && mode !== 'update') throw new SnapshotManifestError(file, `mode "${mode}" is not checkpoint or update`);
-  const state = field(file, raw, 'state', isString, 'a state');
+  const state = field(raw, 'state', isString, 'a state', fail);
   if (!(SNAPSHOT_STATES as readonly string[]).includes(state)) throw new SnapshotManifestError(file, `state "${state}" is not one of ${SNAPSHOT_STATES.join(', ')}`);
-  const o = field(file, raw, 'origin', isObject, 'an object');
+  const o = field(raw, 'origin', isObject, 'an object', fail);
   const origin: OriginRecord = {
-    dmName: field(file, o, 'dmName', isString, 'a dm name'),
-    dmUuid: field(file, o, 'dmUuid', (v): v is string => typeof v === 'string', 'a dm uuid or ""'),
-    ...(o['fsUuid'] !== undefined ? { fsUuid: field(file, o, 'fsUuid', isString, 'a filesystem UUID') } : {}),
-    sectors: field(file, o, 'sectors', isCount, 'a sector count'),
+    dmName: field(o, 'dmName', isString, 'a dm name', fail),
+    dmUuid: field(o, 'dmUuid', (v): v is string => typeof v === 'string', 'a dm uuid or ""', fail),
+    ...(o['fsUuid'] !== undefined ? { fsUuid: field(o, 'fsUuid', isString, 'a filesystem UUID', fail) } : {}),
+    sectors: field(o, 'sectors', isCount, 'a sector count', fail),
   };
   let chunk: Bytes;
   try {
-    chunk = chunkSize(bytes(field(file, raw, 'chunkSize', isCount, 'a byte count'))).bytes;
+    chunk = chunkSize(bytes(field(raw, 'chunkSize', isCount, 'a byte count', fail))).bytes;
   } catch (err) {
     throw new SnapshotManifestError(file, `field "chunkSize": ${(err as Error).message}`);
   }
   const owner = raw['mergeOwner'];
   if (owner !== undefined && owner !== 'kernel' && owner !== 'offline') throw new SnapshotManifestError(file, `mergeOwner "${String(owner)}" is not kernel or offline`);
-  const history = field(file, raw, 'history', (v): v is unknown[] => Array.isArray(v), 'an array').map((h, i) => {
+  const history = field(raw, 'history', (v): v is unknown[] => Array.isArray(v), 'an array', fail).map((h, i) => {
     if (!isObject(h) || !isString(h['at']) || !isString(h['state']) || typeof h['note'] !== 'string') {
       throw new SnapshotManifestError(file, `history entry ${i} is not {at, state, note}`);
     }
@@ -119,29 +105,29 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
   });
   return {
     version: SNAPSHOT_MANIFEST_VERSION,
-    name: field(file, raw, 'name', isString, 'a name'),
+    name: field(raw, 'name', isString, 'a name', fail),
     mode,
     state: state as SnapshotState,
     origin,
-    store: field(file, raw, 'store', isString, 'a store name'),
+    store: field(raw, 'store', isString, 'a store name', fail),
     chunkSize: chunk,
     ...(owner !== undefined ? { mergeOwner: owner } : {}),
-    ...(raw['mergeDone'] !== undefined ? { mergeDone: field(file, raw, 'mergeDone', isBool, 'true or false') } : {}),
-    ...(raw['keepStore'] !== undefined ? { keepStore: field(file, raw, 'keepStore', isBool, 'true or false') } : {}),
-    ...(raw['storePending'] !== undefined ? { storePending: field(file, raw, 'storePending', isBool, 'true or false') } : {}),
-    ...(raw['invalid'] !== undefined ? { invalid: field(file, raw, 'invalid', isBool, 'true or false') } : {}),
-    createdAt: field(file, raw, 'createdAt', isString, 'a date'),
-    updatedAt: field(file, raw, 'updatedAt', isString, 'a date'),
+    ...Object.fromEntries(FLAGS.flatMap((k) => {
+      const v = optionalField(raw, k, isBool, 'true or false', fail);
+      return v === undefined ? [] : [[k, v]];
+    })),
+    createdAt: field(raw, 'createdAt', isString, 'a date', fail),
+    updatedAt: field(raw, 'updatedAt', isString, 'a date', fail),
     history,
   };
 }
 
+/** Snapshot manifests: `STATE_DIR/snapshots/NAME.json`. */
+const SNAPSHOTS = recordFolder('snapshots', statePaths.snapshotManifest, decodeSnapshotManifest, (m: SnapshotManifest) => `${JSON.stringify(m, null, 1)}\n`);
+
 /** The manifest of snapshot `name`, or undefined when there is none. */
 export function findSnapshot(stateDir: StateDir, name: string): SnapshotManifest | undefined {
-  if (stateDir.folder('snapshots') === undefined) return undefined;
-  const file = snapshotPaths.manifest(stateDir.path, name);
-  const text = readTrustedFile(file);
-  return text === undefined ? undefined : decodeSnapshotManifest(file, text);
+  return SNAPSHOTS.find(stateDir, name);
 }
 
 export function readSnapshot(stateDir: StateDir, name: string): SnapshotManifest {
@@ -153,13 +139,12 @@ export function readSnapshot(stateDir: StateDir, name: string): SnapshotManifest
 }
 
 export function snapshotExists(stateDir: StateDir, name: string): boolean {
-  return lstatOrNone(snapshotPaths.manifest(stateDir.path, name)) !== undefined;
+  return SNAPSHOTS.exists(stateDir, name);
 }
 
 /** Writes the manifest (a new one, or the next state of one): durable before the act it describes. */
 export function writeSnapshot(lock: StateLock, m: SnapshotManifest): void {
-  lock.dir.ensureFolder('snapshots');
-  writeFileAtomic(snapshotPaths.manifest(lock.dir.path, m.name), `${JSON.stringify(m, null, 1)}\n`);
+  SNAPSHOTS.write(lock, m.name, m);
 }
 
 /** Names of the snapshots recorded in a state directory. */

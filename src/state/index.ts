@@ -12,3 +12,5 @@ export { writeIntent, readIntent, removeIntent, intentExists } from './intent.js
 export type { DeviceRole } from './names.js';
 export { checkName, dmName, dmUuid, parseDmUuid, isDmNameOf, statePaths, UUID_PREFIX, DEVICE_ROLES } from './names.js';
 export { readTrustedFile } from './trust.js';
+export type { RecordFolder } from './records.js';
+export { recordFolder } from './records.js';

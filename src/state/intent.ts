@@ -6,6 +6,7 @@
  */
 import { SnapstoreError } from '../errors.js';
 import { unlinkDurable, writeFileAtomic } from './files.js';
+import { jsonObject } from './json-record.js';
 import type { StateLock } from './lock.js';
 import { statePaths } from './names.js';
 import { lstatOrNone, readTrustedFile } from './trust.js';
@@ -40,14 +41,7 @@ export function readIntent<T>(folder: string, name: string, op: string, check: (
   const file = statePaths.intent(folder, name, op);
   const text = readTrustedFile(file);
   if (text === undefined) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw badRecord(file, `not JSON (${(err as Error).message})`);
-  }
-  const r = raw as Partial<Intent<unknown>>;
-  if (typeof r !== 'object' || r === null) throw badRecord(file, 'not a JSON object');
+  const r = jsonObject(text, (what) => badRecord(file, what)) as Partial<Intent<unknown>>;
   if (r.version !== INTENT_VERSION) throw badRecord(file, `version ${JSON.stringify(r.version)} is not ${INTENT_VERSION}`);
   if (r.op !== op || r.name !== name) throw badRecord(file, `it records ${JSON.stringify(r.op)} on ${JSON.stringify(r.name)}, not ${op} on ${name}`);
   if (typeof r.startedAt !== 'string') throw badRecord(file, 'startedAt is missing');

@@ -53,6 +53,8 @@ export const statePaths = {
   lock: (stateDir: string): string => path.join(stateDir, 'lock'),
   stores: (stateDir: string): string => path.join(stateDir, 'stores'),
   storeManifest: (stateDir: string, name: string): string => path.join(stateDir, 'stores', `${name}.json`),
+  snapshots: (stateDir: string): string => path.join(stateDir, 'snapshots'),
+  snapshotManifest: (stateDir: string, name: string): string => path.join(stateDir, 'snapshots', `${name}.json`),
   /** An intent record: `op` on `name` under way (e.g. `stores/NAME.creating`). */
   intent: (folder: string, name: string, op: string): string => path.join(folder, `${name}.${op}`),
 };

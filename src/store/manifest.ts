@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { SnapstoreError } from '../errors.js';
 import type { StoreSegment } from '../fiemap/align.js';
-import { writeFileAtomic } from '../state/files.js';
+import { recordFolder } from '../state/records.js';
+import { field, isCount, isObject, isOptionalString, isString, jsonObject } from '../state/json-record.js';
 import type { StateLock } from '../state/lock.js';
 import { statePaths } from '../state/names.js';
 import type { StateDir } from '../state/state-dir.js';
-import { lstatOrNone, readTrustedFile } from '../state/trust.js';
 import type { Bytes } from '../units/units.js';
 import { bytes, chunkSize, UnitError } from '../units/units.js';
 import type { DeviceIdentity } from './identity.js';
@@ -62,49 +62,35 @@ class ManifestError extends SnapstoreError {
   }
 }
 
-function field<T>(file: string, obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string): T {
-  const v = obj[key];
-  if (!check(v)) throw new ManifestError(file, `field "${key}" is ${JSON.stringify(v)}, expected ${what}`);
-  return v;
-}
-
-const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isOptionalString = (v: unknown): v is string | undefined => v === undefined || isString(v);
 const IDENTITY_FIELDS = ['fsUuid', 'fsType', 'partUuid', 'dmName', 'dmUuid'] as const;
 
 function decodeIdentity(file: string, obj: Record<string, unknown>): DeviceIdentity {
-  for (const k of IDENTITY_FIELDS) field(file, obj, k, isOptionalString, 'a string or nothing');
+  const fail = (what: string) => new ManifestError(file, what);
+  for (const k of IDENTITY_FIELDS) field(obj, k, isOptionalString, 'a string or nothing', fail);
   const id = obj as unknown as DeviceIdentity;
-  field(file, obj, 'devNumber', isString, 'major:minor');
-  field(file, obj, 'kernelName', isString, 'a kernel device name');
+  field(obj, 'devNumber', isString, 'major:minor', fail);
+  field(obj, 'kernelName', isString, 'a kernel device name', fail);
   if (!id.fsUuid && !id.partUuid && !id.dmUuid && !id.dmName) throw new ManifestError(file, 'the device has no stable identity (fsUuid, partUuid, dmName or dmUuid)');
   return id;
 }
 
 export function decodeManifest(file: string, text: string): StoreManifest {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ManifestError(file, `not JSON (${(err as Error).message})`);
-  }
-  if (!isObject(raw)) throw new ManifestError(file, 'not a JSON object');
-  const version = field(file, raw, 'version', isCount, 'a number');
+  const fail = (what: string) => new ManifestError(file, what);
+  const raw = jsonObject(text, fail);
+  const version = field(raw, 'version', isCount, 'a number', fail);
   if (version !== MANIFEST_VERSION) throw new ManifestError(file, `version ${version} is not ${MANIFEST_VERSION}`);
-  const kind = field(file, raw, 'kind', isString, 'a string');
+  const kind = field(raw, 'kind', isString, 'a string', fail);
   if (kind !== 'file') throw new ManifestError(file, `kind "${kind}" is not "file"`);
   let chunk;
   try {
-    chunk = chunkSize(bytes(field(file, raw, 'chunkSize', isCount, 'a byte count')));
+    chunk = chunkSize(bytes(field(raw, 'chunkSize', isCount, 'a byte count', fail)));
   } catch (err) {
     if (err instanceof UnitError) throw new ManifestError(file, `field "chunkSize": ${err.message}`);
     throw err;
   }
-  const fsObj = field(file, raw, 'filesystem', isObject, 'an object');
-  const devObj = field(file, raw, 'device', isObject, 'an object');
-  const segRaw = field(file, raw, 'segments', (v): v is unknown[] => Array.isArray(v), 'an array');
+  const fsObj = field(raw, 'filesystem', isObject, 'an object', fail);
+  const devObj = field(raw, 'device', isObject, 'an object', fail);
+  const segRaw = field(raw, 'segments', (v): v is unknown[] => Array.isArray(v), 'an array', fail);
   const segments: StoreSegment[] = [];
   let next = 0;
   for (let i = 0; i < segRaw.length; i++) {
@@ -123,22 +109,22 @@ export function decodeManifest(file: string, text: string): StoreManifest {
   const m: StoreManifest = {
     version: MANIFEST_VERSION,
     kind: 'file',
-    name: field(file, raw, 'name', isString, 'a string'),
-    file: field(file, raw, 'file', isString, 'a path'),
-    inode: field(file, raw, 'inode', isCount, 'an inode number'),
-    generation: field(file, raw, 'generation', isCount, 'an inode generation'),
-    fileSize: bytes(field(file, raw, 'fileSize', isCount, 'a byte count')),
-    usableBytes: bytes(field(file, raw, 'usableBytes', isCount, 'a byte count')),
-    droppedBytes: bytes(field(file, raw, 'droppedBytes', isCount, 'a byte count')),
+    name: field(raw, 'name', isString, 'a string', fail),
+    file: field(raw, 'file', isString, 'a path', fail),
+    inode: field(raw, 'inode', isCount, 'an inode number', fail),
+    generation: field(raw, 'generation', isCount, 'an inode generation', fail),
+    fileSize: bytes(field(raw, 'fileSize', isCount, 'a byte count', fail)),
+    usableBytes: bytes(field(raw, 'usableBytes', isCount, 'a byte count', fail)),
+    droppedBytes: bytes(field(raw, 'droppedBytes', isCount, 'a byte count', fail)),
     chunkSize: chunk.bytes,
     filesystem: {
-      type: field(file, fsObj, 'type', isString, 'a filesystem type'),
-      blockSize: bytes(field(file, fsObj, 'blockSize', isCount, 'a byte count')),
+      type: field(fsObj, 'type', isString, 'a filesystem type', fail),
+      blockSize: bytes(field(fsObj, 'blockSize', isCount, 'a byte count', fail)),
     },
     device: decodeIdentity(file, devObj),
     segments,
-    mapSha256: field(file, raw, 'mapSha256', isString, 'a sha256'),
-    createdAt: field(file, raw, 'createdAt', isString, 'a date'),
+    mapSha256: field(raw, 'mapSha256', isString, 'a sha256', fail),
+    createdAt: field(raw, 'createdAt', isString, 'a date', fail),
   };
   if (m.fileSize < m.usableBytes + m.droppedBytes) throw new ManifestError(file, `fileSize ${m.fileSize} is less than usableBytes + droppedBytes (${m.usableBytes + m.droppedBytes})`);
   if (next !== m.usableBytes) throw new ManifestError(file, `segments cover ${next} bytes, usableBytes says ${m.usableBytes}`);
@@ -155,19 +141,18 @@ export function readManifest(stateDir: StateDir, name: string): StoreManifest {
   });
 }
 
+/** Store manifests: `STATE_DIR/stores/NAME.json`. */
+const STORES = recordFolder('stores', statePaths.storeManifest, decodeManifest, encode);
+
 /** The manifest of store `name`, or undefined when there is none. Trust is checked first. */
 export function findManifest(stateDir: StateDir, name: string): StoreManifest | undefined {
-  if (stateDir.folder('stores') === undefined) return undefined;
-  const file = statePaths.storeManifest(stateDir.path, name);
-  const text = readTrustedFile(file);
-  return text === undefined ? undefined : decodeManifest(file, text);
+  return STORES.find(stateDir, name);
 }
 
 export function writeManifest(lock: StateLock, m: StoreManifest): void {
-  lock.dir.ensureFolder('stores');
-  writeFileAtomic(statePaths.storeManifest(lock.dir.path, m.name), encode(m));
+  STORES.write(lock, m.name, m);
 }
 
 export function manifestExists(stateDir: StateDir, name: string): boolean {
-  return lstatOrNone(statePaths.storeManifest(stateDir.path, name)) !== undefined;
+  return STORES.exists(stateDir, name);
 }
