@@ -7,6 +7,7 @@
  * undo stack unless it reaches the end; a crash leaves the state "creating",
  * which `snapstore recover` undoes.
  */
+import * as fs from 'node:fs';
 import { formatTable } from '../dm/table-text.js';
 import type { Target } from '../dm/targets.js';
 import { OtherTarget } from '../dm/targets.js';
@@ -94,7 +95,11 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       usage: true,
     });
   }
-  if (options.dryRun) return dryRun(options, name);
+  // Everything that can be refused before anything is made (not even the state directory).
+  const planned = await dryRun(options, name);
+  if (options.dryRun) return planned;
+  const existed = StateDir.find(options.stateDir);
+  const hadFolder = existed?.folder('snapshots') !== undefined;
   return withLifecycle(options, true, async (platform, lock) => {
     const existing = findSnapshot(lock.dir, name);
     if (existing && !isFinished(existing.state)) {
@@ -126,6 +131,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       history: [{ at, state: 'creating', note: `create over ${origin.dmName}` }],
     };
     return withUndo(async (undo) => {
+      undo.push('what this command made of the state directory', () => removeIfMade(lock.dir, existed !== undefined, hadFolder));
       // Written before anything is made: a crash from here on is undone by `recover`.
       writeSnapshot(lock, first);
       undo.push(`the record of snapshot "${name}"`, () => unlinkDurable(statePaths.snapshotManifest(lock.dir.path, name)));
@@ -159,5 +165,18 @@ async function dryRun(options: CreateSnapshotOptions, name: string): Promise<Cre
     return { manifest: undefined, plan: plan(name, origin, platform, options) };
   } finally {
     own?.close();
+  }
+}
+
+/** Takes back the folders (and lock) a failed create made in the state directory, leaving it as it was. */
+function removeIfMade(dir: StateDir, existed: boolean, hadFolder: boolean): void {
+  const rmdirIfEmpty = (p: string) => {
+    if (fs.existsSync(p) && fs.readdirSync(p).length === 0) fs.rmdirSync(p);
+  };
+  if (!hadFolder) rmdirIfEmpty(statePaths.snapshots(dir.path));
+  if (!existed) {
+    rmdirIfEmpty(statePaths.stores(dir.path));
+    fs.rmSync(statePaths.lock(dir.path), { force: true });
+    rmdirIfEmpty(dir.path);
   }
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/dm/table-text.js';
+import { SnapstoreError } from '../../src/errors.js';
 import { OtherTarget } from '../../src/dm/targets.js';
 import { ERRNO } from '../../src/linux/errno.js';
 import { deviceNumber } from '../../src/linux/device-number.js';
@@ -18,6 +19,7 @@ import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { StateDir } from '../../src/state/state-dir.js';
+import { withStateLock } from '../../src/state/lock.js';
 import { findManifest } from '../../src/store/manifest.js';
 import { bytes, chunkSize } from '../../src/units/units.js';
 import { FakePlatform, ORIGIN, ORIGIN_PATH, ORIGIN_TABLE } from '../support/fake-platform.js';
@@ -106,7 +108,16 @@ describe('create', () => {
     const before = p.dm.names();
     await expect(createSnapshot({ ...base(), ...change })).rejects.toMatchObject({ code, message: expect.stringMatching(why) });
     expect(p.dm.names()).toEqual(before);
-    expect(fs.readdirSync(stateDir).filter((f) => f !== 'lock')).toEqual([]);
+    expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+
+  it('a create the store layer refuses leaves no state directory, no record, no device', async () => {
+    fs.rmdirSync(stateDir);
+    p.storeRefusal = new SnapstoreError('ENOSPC', 'the filesystem of /data has 10 MiB available, less than the 16 MiB store; nothing was created');
+    await expect(createSnapshot(base())).rejects.toMatchObject({ code: 'ENOSPC', message: expect.stringMatching(/nothing was left behind/) });
+    expect(fs.existsSync(stateDir)).toBe(false);
+    expect(ours()).toEqual([]);
+    expect(originText()).toBe(ownText);
   });
 
   it('refuses an origin that already has a snapshot, and a second snapshot of the same name', async () => {
@@ -303,11 +314,17 @@ describe('status', () => {
 });
 
 describe('the lock', () => {
-  it('a second command refuses at once while one holds the lock', async () => {
-    const first = createSnapshot({ ...base(), log: () => {} });
-    const second = commitSnapshot({ ...opts(), name: 'up1' });
-    await first;
-    await expect(second).rejects.toMatchObject({ code: expect.stringMatching(/LOCKED|NO_SUCH_SNAPSHOT/) });
+  it('a second command refuses at once while another holds the lock, or waits for it with waitLockMs', async () => {
+    await createSnapshot(base());
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const holder = withStateLock(StateDir.need(stateDir), () => held);
+    await expect(commitSnapshot({ ...opts(), name: 'up1' })).rejects.toMatchObject({ code: 'LOCKED' });
+    expect(state()).toBe('active');
+    const waiting = commitSnapshot({ ...opts(), name: 'up1', waitLockMs: 5000 });
+    setTimeout(release, 300);
+    expect((await waiting).outcome).toBe('committed');
+    await holder;
   });
 });
 

@@ -13,6 +13,11 @@ const disk = (name: string, sizeMiB: number) => ({ name, sizeMiB, path: join(kee
 const disks = [disk('pmeta', 128), disk('porigin', 48), disk('pg', 160)];
 
 await kernelSuite('power loss', [
-  { files: ['test/kernel/statedir-cut.guest.ts', 'test/kernel/power-before.guest.ts'], disks: [...disks, { name: 'flaky', sizeMiB: 64 }], timeoutSec: 900 },
+  {
+    files: ['test/kernel/statedir-cut.guest.ts', 'test/kernel/power-before.guest.ts'],
+    disks: [...disks, { name: 'flaky', sizeMiB: 64 }],
+    env: process.env['STATEDIR_CUTS'] ? { STATEDIR_CUTS: process.env['STATEDIR_CUTS'] } : {},
+    timeoutSec: process.env['STATEDIR_CUTS'] ? 3600 : 900,
+  },
   { files: ['test/kernel/power-after.guest.ts'], disks, timeoutSec: 900 },
 ]);

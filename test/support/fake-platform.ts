@@ -110,7 +110,11 @@ export class FakePlatform implements Platform {
   }
   async loadTargets(): Promise<void> {}
 
+  /** The next store the lifecycle asks for is refused with this (as the store layer refuses a size, a filesystem). */
+  storeRefusal: SnapstoreError | undefined;
+
   async createStore(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest> {
+    if (this.storeRefusal) throw this.storeRefusal;
     // Four pieces on the origin, out of order: the cow table has something to map.
     const piece = options.size / 4;
     const segments: StoreSegment[] = [3, 0, 2, 1].map((k, i) => ({
