@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { SnapstoreError } from '../errors.js';
+import { DEFAULT_STATE_DIR } from '../state/state-dir.js';
 import type { CommandContext } from './context.js';
 
 /** Commander stopped: help or version shown (exit 0), or a command line it could not take (exit 2). */
@@ -17,7 +18,6 @@ export class UsageError extends Error {
   }
 }
 
-const DEFAULT_STATE_DIR = '/var/lib/snapstore';
 
 function common(cmd: Command): Command {
   return cmd

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
 import type { StoreManifest } from '../store/manifest.js';
+import { StateDir } from '../state/state-dir.js';
 import { readManifest } from '../store/manifest.js';
 import { attachMerge, attachSnapshot, dropStack, ensureCow, ensureReal, ownTable } from './build.js';
 import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
@@ -44,6 +45,8 @@ export interface ActivateResult {
 
 export async function activateSnapshots(options: ActivateOptions): Promise<ActivateResult[]> {
   const log = options.log ?? (() => {});
+  // At boot on a system that never made a snapshot there is nothing to do, and that is no error.
+  if (!options.names?.length && !StateDir.find(options.stateDir)) return [];
   return withLifecycle(options, false, async (platform, lock) => {
     const names = options.names?.length ? options.names : snapshotNames(lock.dir, (d) => fs.readdirSync(d));
     const out: ActivateResult[] = [];
