@@ -69,7 +69,10 @@ export function checkStateDirOffOrigin(platform: Platform, stateDir: string, ori
   while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
   const fsDev = platform.filesystemDevice(probe);
   const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
-  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(platform.dm, whole(fsDev, 1 as Sectors), whole(origin.dev, tableSectors(origin.table))).length > 0;
+  // A dm device is compared over its whole table; any other device is below every stack it is in.
+  const fsDm = platform.dm.nameOf(fsDev);
+  const fsLength = fsDm === undefined ? (1 as Sectors) : tableSectors(platform.dm.table(fsDm));
+  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(platform.dm, whole(fsDev, fsLength), whole(origin.dev, tableSectors(origin.table))).length > 0;
   if (same) {
     throw new SnapstoreError(
       'STATE_ON_ORIGIN',

@@ -193,5 +193,5 @@ describe.each(Object.entries(SCENARIOS))('kill -9 at fault points: %s', (name, s
     }
     if (failures.length) throw new Error(`${failures.length} fault point(s) failed: ${failures.join(" | ")}`);
     console.log(`${name}: ${labels.length} fault points, ${chosen.length} killed with ${seeds.length} seed(s): ${runs} runs`);
-  });
+  }, SOAK ? 3 * 3600_000 : 900_000);
 });

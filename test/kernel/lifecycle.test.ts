@@ -20,6 +20,6 @@ await kernelSuite('lifecycle', [
     files: ['test/kernel/lifecycle-crash.guest.ts'],
     disks: [{ name: 'cmeta', sizeMiB: 64 }, { name: 'craw', sizeMiB: 32 }, { name: 'cg', sizeMiB: 128 }],
     env: process.env['SNAPSTORE_SOAK'] ? { SNAPSTORE_SOAK: '1' } : {},
-    timeoutSec: process.env['SNAPSTORE_SOAK'] ? 7200 : 1200,
+    timeoutSec: process.env['SNAPSTORE_SOAK'] ? 4 * 3600 : 1200,
   },
 ]);

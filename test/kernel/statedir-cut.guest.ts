@@ -85,4 +85,4 @@ test(`at ${CUTS} random cut points the manifest is a whole version that was writ
     run('umount', [MNT]);
   }
   console.log(`cut points: ${CUTS}; versions behind the last one acknowledged: ${JSON.stringify(seen)}`);
-});
+}, 120_000 + CUTS * 20_000);
