@@ -123,6 +123,7 @@ export function buildProgram(ctx: CommandContext): Command {
         .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
         .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
         .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)')
+        .option('--full-proof', 'prove every segment of the map, not a sample spread over the device (slower on a fragmented filesystem)')
         .addHelpText('after', CREATE_RULES),
       'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',
     ),
@@ -213,6 +214,7 @@ export function buildProgram(ctx: CommandContext): Command {
           .requiredOption('--size <size>', 'the store size (required), e.g. 2G')
           .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable)', 'checkpoint')
           .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+          .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
           .option('--dry-run', 'print every table and step; change nothing'),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',

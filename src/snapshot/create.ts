@@ -41,6 +41,8 @@ export interface CreateSnapshotOptions extends LifecycleOptions {
   readonly mode: SnapshotMode;
   /** print every table and step, change nothing */
   readonly dryRun?: boolean;
+  /** prove every segment of the store's map (default: a sample spread over the device) */
+  readonly fullProof?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -136,7 +138,16 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       writeSnapshot(lock, first);
       undo.push(`the record of snapshot "${name}"`, () => unlinkDurable(statePaths.snapshotManifest(lock.dir.path, name)));
       const op = new Operation(platform, lock, first, log);
-      const store = await platform.createStore(lock, { name, file: options.store, size: options.size, chunk: options.chunk, stateDir: options.stateDir, log, ...(options.signal ? { signal: options.signal } : {}) });
+      const store = await platform.createStore(lock, {
+        name,
+        file: options.store,
+        size: options.size,
+        chunk: options.chunk,
+        stateDir: options.stateDir,
+        fullProof: Boolean(options.fullProof),
+        log,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       undo.push(`store "${name}"`, () => platform.deleteStore(lock, name));
       faultPoint('after:store made');
       undo.push(`the devices of snapshot "${name}"`, () => dropStack(op).then(() => undefined));

@@ -25,6 +25,7 @@ import type { StoreManifest } from './manifest.js';
 import { manifestExists, mapChecksum, MANIFEST_VERSION, writeManifest } from './manifest.js';
 import { checkPlacement } from './placement.js';
 import { proveAndPin } from './proof.js';
+import { proofSample } from './proof-sample.js';
 
 export interface CreateStoreOptions {
   readonly name: string;
@@ -38,6 +39,8 @@ export interface CreateStoreOptions {
   readonly log?: (line: string) => void;
   /** progress of --zero, in bytes */
   readonly onProgress?: (done: Bytes, total: Bytes) => void;
+  /** prove every segment, not a sample spread over the device (proof-sample.ts) */
+  readonly fullProof?: boolean;
   /** stops the work at a safe point (SIGINT, SIGTERM); what was made is undone */
   readonly signal?: AbortSignal;
 }
@@ -117,7 +120,8 @@ export async function createStoreLocked(lock: StateLock, options: CreateStoreOpt
         hint: 'use a smaller --chunk-size or a larger --size',
       });
     }
-    const { map, device } = await proveAndPin(fd, file, chunk, before, before.segments, { log, signal: options.signal, zeroHeader: true });
+    const toProve = options.fullProof ? before.segments : proofSample(before.segments);
+    const { map, device } = await proveAndPin(fd, file, chunk, before, toProve, { log, signal: options.signal, zeroHeader: true, of: before.segments.length });
 
     const manifest: StoreManifest = {
       version: MANIFEST_VERSION,
@@ -133,6 +137,7 @@ export async function createStoreLocked(lock: StateLock, options: CreateStoreOpt
       device: await deviceIdentity(device),
       segments: map.segments,
       mapSha256: mapChecksum(map.segments),
+        provedSegments: toProve.length,
       createdAt: new Date().toISOString(),
     };
     writeManifest(lock, manifest);

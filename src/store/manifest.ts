@@ -34,6 +34,8 @@ export interface StoreManifest {
   readonly segments: readonly StoreSegment[];
   /** sha256 over the segments' canonical text: catches a damaged map */
   readonly mapSha256: string;
+  /** how many segments the proof wrote into and read back (all of them, or a sample spread over the device) */
+  readonly provedSegments?: number;
   readonly createdAt: string;
 }
 
@@ -124,6 +126,7 @@ export function decodeManifest(file: string, text: string): StoreManifest {
     device: decodeIdentity(file, devObj),
     segments,
     mapSha256: field(raw, 'mapSha256', isString, 'a sha256', fail),
+    ...(raw['provedSegments'] !== undefined ? { provedSegments: field(raw, 'provedSegments', isCount, 'a segment count', fail) } : {}),
     createdAt: field(raw, 'createdAt', isString, 'a date', fail),
   };
   if (m.fileSize < m.usableBytes + m.droppedBytes) throw new ManifestError(file, `fileSize ${m.fileSize} is less than usableBytes + droppedBytes (${m.usableBytes + m.droppedBytes})`);

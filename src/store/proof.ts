@@ -97,6 +97,8 @@ export interface ProofOptions {
   readonly signal?: AbortSignal;
   /** zero chunks 0 and 1 on the raw device: a new store (not an extension) */
   readonly zeroHeader: boolean;
+  /** how many segments there are in all (`toProve` may be a sample of them) */
+  readonly of?: number;
 }
 
 /**
@@ -106,7 +108,12 @@ export interface ProofOptions {
  * map after pinning and the device it is on.
  */
 export async function proveAndPin(fd: number, file: string, chunk: ChunkSize, before: FileMap, toProve: readonly StoreSegment[], options: ProofOptions): Promise<{ map: FileMap; device: BlockDeviceInfo }> {
-  options.log(`proving the map: a signature into each of ${plural(toProve.length, 'segment')}`);
+  const all = options.of ?? toProve.length;
+  options.log(
+    all === toProve.length
+      ? `proving the map: a signature into each of ${plural(toProve.length, 'segment')}`
+      : `proving the map: a signature into ${toProve.length} of its ${all} segments, spread over the device (--full-proof writes into every one)`,
+  );
   const nonce = await writeSignatures(fd, file, toProve, options.signal);
   setImmutable(fd, file, true);
   const after = mapOpenFile(fd, file, chunk);

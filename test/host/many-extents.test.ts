@@ -38,16 +38,33 @@ describe('a file of more than 100,000 extents', () => {
     expect(firstDiff === -1 ? null : { at: firstDiff, got: got[firstDiff], want: want[firstDiff] }).toBeNull();
   });
 
-  it('store create proves a map of that many segments', async () => {
+  it('store create proves a map of that many segments (--full-proof: every one)', async () => {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-state-'));
     try {
       fs.unlinkSync(file);
-      const r = await snapstore(['store', 'create', 'big', '--store', file, '--size', '500M', '--state-dir', stateDir, '--json']);
+      const r = await snapstore(['store', 'create', 'big', '--store', file, '--size', '500M', '--full-proof', '--state-dir', stateDir, '--json']);
       expect(r.exitCode).toBe(0);
       expect(JSON.parse(r.stdout).segments).toBeGreaterThan(100_000);
+      expect(JSON.parse(r.stdout).provedSegments).toBe(JSON.parse(r.stdout).segments);
       const v = await snapstore(['store', 'verify', 'big', '--state-dir', stateDir]);
       expect(v.exitCode).toBe(0);
       expect((await snapstore(['store', 'delete', 'big', '--state-dir', stateDir])).exitCode).toBe(0);
+    } finally {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('store create proves a sample of them by default, spread over the device', async () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-state-'));
+    try {
+      const r = await snapstore(['store', 'create', 'big2', '--store', file, '--size', '500M', '--state-dir', stateDir, '--json']);
+      expect(r.exitCode).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.segments).toBeGreaterThan(100_000);
+      expect(out.provedSegments).toBe(512);
+      expect(r.stderr).toMatch(/a signature into 512 of its \d+ segments, spread over the device/);
+      expect((await snapstore(['store', 'verify', 'big2', '--state-dir', stateDir])).exitCode).toBe(0);
+      expect((await snapstore(['store', 'delete', 'big2', '--state-dir', stateDir])).exitCode).toBe(0);
     } finally {
       fs.rmSync(stateDir, { recursive: true, force: true });
     }

@@ -11,6 +11,7 @@ import { deleteStore } from '../../src/store/delete.js';
 import { readManifest } from '../../src/store/manifest.js';
 import { StateDir } from '../../src/state/state-dir.js';
 import { checkSignatures, writeSignatures } from '../../src/store/proof.js';
+import { proofSample } from '../../src/store/proof-sample.js';
 import { openRawStore } from '../../src/store/raw-device.js';
 import { verifyStore } from '../../src/store/verify.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
@@ -56,7 +57,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
 
   it('creates, proves, pins, verifies and deletes a store', async () => {
     const file = path.join(lfs.storeDir, 'store1');
-    const r = await snapstore(['store', 'create', 's1', '--store', file, '--size', '12M', '--state-dir', stateDir, '--json']);
+    const r = await snapstore(['store', 'create', 's1', '--store', file, '--size', '12M', '--full-proof', '--state-dir', stateDir, '--json']);
     expect(r.stderr).toContain('read back every signature');
     expect(r.exitCode).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -128,6 +129,42 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     }
     await execa('chattr', ['+i', file]);
     await deleteStore({ stateDir, name: 's3' });
+  });
+
+  it('a sampled proof catches a map that is wrong in one region of the device', async () => {
+    const file = path.join(lfs.storeDir, 'store-sampled');
+    const m = await createStore({ name: 's-sampled', file, size: parseSize('8M'), chunk: chunk4k, stateDir });
+    expect(m.segments.length).toBeGreaterThan(200);
+    expect(m.provedSegments).toBe(m.segments.length <= 512 ? m.segments.length : 512);
+    await execa('chattr', ['-i', file]);
+    const fd = fs.openSync(file, 'r+');
+    try {
+      // The upper half of the device (by offset) translated wrong, as a remapping layer or a bug could.
+      const byDevice = [...m.segments].sort((a, b) => a.physical - b.physical);
+      const cut = byDevice[byDevice.length >> 1]!.physical;
+      const wrong = m.segments.map((seg) => (seg.physical >= cut ? { ...seg, physical: bytes(seg.physical + 4096) } : seg));
+      const sample = proofSample(wrong, 64);
+      expect(sample.length).toBe(64);
+      const nonce = await writeSignatures(fd, file, sample);
+      const raw = openRawStore(lfs.device!, wrong, false);
+      try {
+        expect(() => checkSignatures(raw, nonce, sample, file)).toThrow(/the map of .* is wrong/);
+      } finally {
+        raw.close();
+      }
+      const right = proofSample(m.segments, 64);
+      const nonce2 = await writeSignatures(fd, file, right);
+      const raw2 = openRawStore(lfs.device!, m.segments, false);
+      try {
+        expect(() => checkSignatures(raw2, nonce2, right, file)).not.toThrow();
+      } finally {
+        raw2.close();
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    await execa('chattr', ['+i', file]);
+    await deleteStore({ stateDir, name: 's-sampled' });
   });
 
   it('--zero writes zeros over the whole store (no unwritten extents left)', async () => {

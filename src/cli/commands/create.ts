@@ -12,6 +12,7 @@ export interface CreateCommandOptions {
   mode: string;
   chunkSize: string;
   dryRun?: boolean;
+  fullProof?: boolean;
   waitLock?: string | boolean;
   stateDir: string;
 }
@@ -25,6 +26,7 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
     chunk: chunkSize(parseSize(options.chunkSize)),
     mode: options.mode as SnapshotMode,
     dryRun: Boolean(options.dryRun),
+    fullProof: Boolean(options.fullProof),
     stateDir: options.stateDir,
     waitLockMs: waitLockMs(options.waitLock),
     log: (line) => ctx.err(line),

@@ -8,6 +8,7 @@ export interface StoreCreateOptions {
   size: string;
   chunkSize: string;
   zero?: boolean;
+  fullProof?: boolean;
   stateDir: string;
 }
 
@@ -24,6 +25,7 @@ export async function run(options: StoreCreateOptions, ctx: CommandContext): Pro
       chunk,
       stateDir: options.stateDir,
       zero: Boolean(options.zero),
+      fullProof: Boolean(options.fullProof),
       log: (line) => ctx.err(line),
       onProgress: (done, total) => progress.update(done, total),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -32,7 +34,7 @@ export async function run(options: StoreCreateOptions, ctx: CommandContext): Pro
     progress.stop();
   }
   ctx.out(
-    `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${plural(manifest.segments.length, 'segment')}, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved`,
+    `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${plural(manifest.segments.length, 'segment')}, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved (${manifest.provedSegments === manifest.segments.length ? 'every segment' : `${manifest.provedSegments} segments spread over the device`})`,
   );
   ctx.result({
     name: manifest.name,
@@ -44,5 +46,6 @@ export async function run(options: StoreCreateOptions, ctx: CommandContext): Pro
     segments: manifest.segments.length,
     device: manifest.device,
     mapSha256: manifest.mapSha256,
+    provedSegments: manifest.provedSegments,
   });
 }
