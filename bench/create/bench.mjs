@@ -6,36 +6,17 @@
 // Usage: node bench/create/bench.mjs [runs]   (root; after bash scripts/setup)
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const runs = Number(process.argv[2] ?? 3);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts });
-const { fallocate, punchHole } = await import(path.join(root, 'dist/linux/fs.js'));
-const { bytes } = await import(path.join(root, 'dist/units/units.js'));
+const { fragmentedExt4 } = await import(path.join(root, 'bench/lib/fragmented-fs.mjs'));
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-bench-create-'));
-const mnt = path.join(work, 'mnt');
-fs.mkdirSync(mnt);
-let loop;
+console.log('building a 1.2 GB ext4 whose free space is in 4 KiB pieces ...');
+const { work, mnt, cleanup } = await fragmentedExt4('snapstore-bench-create-');
 try {
-  console.log('building a 1.2 GB ext4 whose free space is in 4 KiB pieces ...');
-  const img = path.join(work, 'fs.img');
-  fs.closeSync(fs.openSync(img, 'w'));
-  fs.truncateSync(img, 1200 * 1024 * 1024);
-  loop = sh('losetup', ['--find', '--show', img]).trim();
-  sh('mkfs.ext4', ['-q', '-b', '4096', loop]);
-  sh('mount', [loop, mnt]);
-  const comb = path.join(mnt, 'comb');
-  const st = fs.statfsSync(mnt);
-  let size = st.bavail * st.bsize - (8 << 20);
-  size -= size % 8192;
-  const fd = fs.openSync(comb, 'w');
-  fallocate(fd, comb, bytes(0), bytes(size));
-  for (let at = 0; at < size; at += 8192) punchHole(fd, comb, bytes(at), bytes(4096));
-  fs.closeSync(fd);
   const dir = path.join(mnt, 'stores');
   fs.mkdirSync(dir, { mode: 0o700 });
   const file = path.join(dir, 'store');
@@ -80,7 +61,5 @@ try {
   const ratio = median(times['store create (sampled proof)']) / base;
   console.log(`\ngoal: store create within 3 times fallocate + filefrag: ${ratio <= 3 ? 'met' : 'NOT met'} (${ratio.toFixed(2)})`);
 } finally {
-  spawnSync('umount', [mnt]);
-  if (loop) spawnSync('losetup', ['-d', loop]);
-  fs.rmSync(work, { recursive: true, force: true });
+  cleanup();
 }

@@ -4,7 +4,6 @@
 // Usage: node bench/map/bench.mjs [runs]   (root; builds what it needs)
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,31 +13,12 @@ const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8',
 
 const { mapFile } = await import(path.join(root, 'dist/fiemap/map-file.js'));
 const { linearTableText } = await import(path.join(root, 'dist/dm/table-text.js'));
-const { fallocate, punchHole } = await import(path.join(root, 'dist/linux/fs.js'));
 const { bytes, chunkSize } = await import(path.join(root, 'dist/units/units.js'));
+const { fragmentedExt4 } = await import(path.join(root, 'bench/lib/fragmented-fs.mjs'));
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-bench-map-'));
-const mnt = path.join(work, 'mnt');
-fs.mkdirSync(mnt);
-let loop;
+console.log('building a 1.2 GB ext4 with a 500 MB file in 4 KiB pieces ...');
+const { work, mnt, cleanup } = await fragmentedExt4('snapstore-bench-map-');
 try {
-  console.log('building a 1.2 GB ext4 with a 500 MB file in 4 KiB pieces ...');
-  const img = path.join(work, 'fs.img');
-  fs.closeSync(fs.openSync(img, 'w'));
-  fs.truncateSync(img, 1200 * 1024 * 1024);
-  loop = sh('losetup', ['--find', '--show', img]).trim();
-  sh('mkfs.ext4', ['-q', '-b', '4096', loop]);
-  sh('mount', [loop, mnt]);
-  // Allocate all free space, punch out every other 4 KiB block, then allocate
-  // the file: it can only fill the holes.
-  const comb = path.join(mnt, 'comb');
-  const st = fs.statfsSync(mnt);
-  let size = st.bavail * st.bsize - (8 << 20);
-  size -= size % 8192;
-  const fd = fs.openSync(comb, 'w');
-  fallocate(fd, comb, bytes(0), bytes(size));
-  for (let at = 0; at < size; at += 8192) punchHole(fd, comb, bytes(at), bytes(4096));
-  fs.closeSync(fd);
   const file = path.join(mnt, 'store');
   sh('fallocate', ['-l', '500M', file]);
   sh('sync');
@@ -87,7 +67,5 @@ try {
   console.log(`  in-process map / C loop                    = ${(inProcess / cloop).toFixed(2)}  (goal <= 2)`);
   console.log(`  snapstore --version / node -e 0            = ${(version / nodeStart).toFixed(2)}  (goal <= 1.3)`);
 } finally {
-  spawnSync('umount', [mnt]);
-  if (loop) spawnSync('losetup', ['-d', loop]);
-  fs.rmSync(work, { recursive: true, force: true });
+  cleanup();
 }
