@@ -27,7 +27,17 @@ export function proofSample(segments: readonly StoreSegment[], count = PROOF_SAM
   for (let k = 0; k < slices; k++) {
     const lo = Math.floor((k * n) / slices);
     const hi = Math.floor(((k + 1) * n) / slices);
-    chosen.add(byDevice[lo + pick(hi - lo)]!);
+    // A pick that is already chosen (one of the four ends) moves to the next free one in its slice.
+    const first = lo + pick(hi - lo);
+    for (let j = 0; j < hi - lo; j++) {
+      const i = byDevice[lo + ((first - lo + j) % (hi - lo))]!;
+      if (!chosen.has(i)) {
+        chosen.add(i);
+        break;
+      }
+    }
   }
+  // Slices of one segment that held an end leave a place: filled in device order.
+  for (let r = 0; chosen.size < count && r < n; r++) chosen.add(byDevice[r]!);
   return [...chosen].sort((a, b) => a - b).map((i) => segments[i]!);
 }

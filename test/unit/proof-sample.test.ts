@@ -34,6 +34,13 @@ describe('the proof sample', () => {
     expect(sample.map((seg) => seg.storeOffset)).toEqual([...sample.map((seg) => seg.storeOffset)].sort((a, b) => a - b));
   });
 
+  it('is exactly as large as asked, however the random picks fall', () => {
+    for (const n of [513, 600, 1023, 1025, 5000]) {
+      const s = scattered(n);
+      for (const pick of [() => 0, (below: number) => below - 1]) expect(proofSample(s, 512, pick), `${n}`).toHaveLength(512);
+    }
+  });
+
   it('differs from run to run (a random pick per slice)', () => {
     const s = scattered(50_000);
     const a = proofSample(s).map((x) => x.storeOffset).join();
