@@ -60,6 +60,19 @@ export function punchHole(fd: number, path: string, offset: Bytes, length: Bytes
   }
 }
 
+/** include/uapi/linux/fadvise.h */
+const POSIX_FADV_DONTNEED = 4;
+
+/**
+ * Drops a file's clean cached pages, so that the next read through the
+ * filesystem sees what was written to its blocks on the raw device.
+ * posix_fadvise returns the error number rather than setting errno.
+ */
+export function dropCachedPages(fd: number, path: string): void {
+  const rc = loadLibc().posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  if (rc !== 0) throw new SyscallError('posix_fadvise(DONTNEED)', rc, path);
+}
+
 /** Magic numbers from include/uapi/linux/magic.h. */
 export const FS_MAGIC = {
   ext4: 0xef53,

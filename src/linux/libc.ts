@@ -15,6 +15,7 @@ export interface Libc {
   fallocate: KoffiFn;
   fstatfs: KoffiFn;
   flock: KoffiFn;
+  posix_fadvise: KoffiFn;
   mknod: KoffiFn;
   posix_memalign: KoffiFn;
   free: (ptr: unknown) => void;
@@ -37,6 +38,7 @@ export function loadLibc(): Libc {
     fallocate: lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)'),
     fstatfs: lib.func('int fstatfs(int fd, void *buf)'),
     flock: lib.func('int flock(int fd, int operation)'),
+    posix_fadvise: lib.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)'),
     mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     posix_memalign: lib.func('int posix_memalign(_Out_ void **memptr, size_t alignment, size_t size)'),
     free: lib.func('void free(void *ptr)'),

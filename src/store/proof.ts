@@ -13,7 +13,7 @@ import { sameSegment } from '../fiemap/align.js';
 import type { BlockDeviceInfo } from '../linux/blockdev.js';
 import { blockDeviceInfo } from '../linux/blockdev.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
-import { fsync, setImmutable } from '../linux/fs.js';
+import { dropCachedPages, fsync, setImmutable } from '../linux/fs.js';
 import type { ChunkSize } from '../units/units.js';
 import { bytes, plural } from '../units/units.js';
 import { SafePoints } from '../util/interrupt.js';
@@ -133,5 +133,7 @@ export async function proveAndPin(fd: number, file: string, chunk: ChunkSize, be
   } finally {
     raw.close();
   }
+  // The signatures are still in the file's page cache; the raw writes are not.
+  dropCachedPages(fd, file);
   return { map: after, device };
 }

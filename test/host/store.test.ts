@@ -75,6 +75,8 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     } finally {
       raw.close();
     }
+    // Read through the filesystem the file says the same (no page cached from before the raw writes).
+    expect(fs.readFileSync(file).subarray(0, 8192).every((b) => b === 0)).toBe(true);
     expect(fs.statSync(path.join(stateDir, 'stores', 's1.json')).mode & 0o777).toBe(0o600);
     const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
     expect(list).toContainEqual(expect.objectContaining({ name: 's1', file, segments: out.segments, users: [] }));
