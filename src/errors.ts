@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   BAD_STATE: 'the snapshot is not in a state where that can be done',
   ORIGIN_UNSUPPORTED: 'the origin cannot carry a snapshot this way',
   ORIGIN_MOUNTED: 'the origin is mounted where it must not be',
+  ORIGIN_BUSY: "an update's origin is mounted or held: nothing may use it",
   ORIGIN_CHANGED: 'the origin is not the device, or not in the state, the manifest records',
   STATE_ON_ORIGIN: 'the state directory is on the filesystem being snapshotted',
   SNAPSHOT_INVALID: 'the kernel invalidated the snapshot: the rollback is lost',

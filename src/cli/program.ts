@@ -208,16 +208,17 @@ export function buildProgram(ctx: CommandContext): Command {
       examples(
         program
           .command('create <name>')
-          .description('take a checkpoint of a mounted filesystem before an update: its old contents go to a new store file')
-          .requiredOption('--origin <dev>', 'the dm device the filesystem is mounted from (required), e.g. /dev/mapper/data')
+          .description('before an update: a checkpoint of a mounted filesystem (its old contents go to a new store file), or a snapshot to write the update into (--mode update)')
+          .requiredOption('--origin <dev>', 'checkpoint: the dm device the filesystem is mounted from, e.g. /dev/mapper/data; update: a device nothing uses, e.g. /dev/sda3 (required)')
           .requiredOption('--store <file>', 'the store file to make (required; must not exist), on that filesystem or another one over a dm device')
           .requiredOption('--size <size>', 'the store size (required), e.g. 2G')
-          .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable)', 'checkpoint')
+          .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable; rollback merges) or update (the update is written into /dev/mapper/snapstore-NAME; commit merges)', 'checkpoint')
           .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
           .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
           .option('--dry-run', 'print every table and step; change nothing'),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
+        'snapstore create rootfs-b --mode update --origin /dev/sda3 --store /data/.snapstore/rootfs-b.store --size 1G',
       ),
     ),
   ).action(command('create', (opts, name) => ({ name, ...opts })));
@@ -233,19 +234,31 @@ export function buildProgram(ctx: CommandContext): Command {
     await run({ names, ...opts }, ctx);
   });
 
-  common(waitLock(examples(program.command('commit <name>').description('keep the update: drop the snapshot, delete its store (idempotent)'), 'snapstore commit update-42'))).action(
-    command('commit', (opts, name) => ({ name, ...opts })),
-  );
+  common(
+    waitLock(
+      examples(
+        program
+          .command('commit <name>')
+          .description('keep the update (idempotent): a checkpoint drops its snapshot and store; an update is merged into its origin (snapstore-NAME keeps showing it meanwhile)')
+          .option('--wait', 'update mode: wait until the merge is done (progress on a terminal)')
+          .option('--offline', 'update mode: merge with our offline merge (the origin and snapshot unused; fast, blocks until done)'),
+        'snapstore commit update-42',
+        'snapstore commit rootfs-b --offline',
+      ),
+    ),
+  ).action(command('commit', (opts, name) => ({ name, ...opts })));
 
   common(
     waitLock(
       examples(
         program
           .command('rollback <name>')
-          .description('bring the old contents back: the origin shows them at once while the kernel merges underneath (pending until the next boot while mounted)')
+          .description('bring the old contents back: a checkpoint is merged back (the origin shows the old contents at once), an update is dropped; pending until the next boot while in use')
           .option('--wait', 'wait until the merge is done (progress on a terminal)')
+          .option('--offline', 'checkpoint: merge with our offline merge (the origin unmounted; fast, blocks until done)')
           .option('--keep-store', 'keep the store file afterwards'),
         'snapstore rollback update-42 --wait',
+        'snapstore rollback update-42 --offline',
       ),
     ),
   ).action(command('rollback', (opts, name) => ({ name, ...opts })));

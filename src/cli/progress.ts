@@ -31,3 +31,11 @@ export function progressBar(stream: NodeJS.WriteStream, label: string, show: (n:
     },
   };
 }
+
+/** Our offline merge's progress on a bar counting 512-byte sectors (as the kernel's merge is shown). */
+export function offlineMergeProgress(bar: Progress): (p: { doneChunks: number; totalChunks: number; doneBytes: number }) => void {
+  return (p) => {
+    const chunk = p.doneChunks > 0 ? p.doneBytes / p.doneChunks : 0;
+    bar.update(p.doneBytes / 512, (chunk * p.totalChunks) / 512);
+  };
+}

@@ -19,6 +19,9 @@ import { readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone } from './merge.js';
 import { recoverCreating } from './recover.js';
 import { inspectStack } from './stack.js';
+import { findOrigin, originInUse, type OriginNow } from './origin.js';
+import { originLabel } from './manifest.js';
+import { attachUpdate, attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 import { isFinished } from './states.js';
 
 export interface ActivateOptions extends LifecycleOptions {
@@ -58,26 +61,9 @@ export async function activateSnapshots(options: ActivateOptions): Promise<Activ
   });
 }
 
-/** The origin present, not mounted, and (for a live snapshot) not already carrying a stack of someone else's. */
-function needOrigin(op: Operation) {
-  const { dmName, dmUuid } = op.manifest.origin;
-  const info = op.dm.find(dmName);
-  if (!info) {
-    throw new SnapstoreError('ORIGIN_CHANGED', `the origin of snapshot "${op.name}", dm device ${dmName}, is not present`, {
-      hint: 'activate runs after the origin device is set up at boot (its passthrough) and before its filesystem is mounted',
-    });
-  }
-  if (dmUuid !== '' && info.uuid !== dmUuid) {
-    throw new SnapstoreError('ORIGIN_CHANGED', `dm device ${dmName} has uuid "${info.uuid}", not "${dmUuid}" as when snapshot "${op.name}" was made: it is another device`, {
-      hint: 'nothing was changed; check which device carries that filesystem now',
-    });
-  }
-  return info;
-}
-
 /** The store's header on the disk agrees with its manifest; a store the kernel marked invalid is reported. */
-function checkHeader(op: Operation, store: StoreManifest): 'valid' | 'invalid' {
-  const dev = storeOnOrigin(store, op.manifest.origin.dmName) ? needOrigin(op).dev : storeDevice(op.dm, store);
+function checkHeader(op: Operation, store: StoreManifest, origin: OriginNow): 'valid' | 'invalid' {
+  const dev = op.manifest.mode === 'checkpoint' && storeOnOrigin(store, op.originDm) ? origin.dev : storeDevice(op.dm, store);
   if (!dev) {
     throw new SnapstoreError('DEVICE_NOT_FOUND', `the device of store "${store.name}" (dm device ${store.device.dmName ?? store.device.kernelName}) is not present`, {
       hint: 'set up the device the store lives on first',
@@ -92,10 +78,23 @@ function checkHeader(op: Operation, store: StoreManifest): 'valid' | 'invalid' {
   return h.valid ? 'valid' : 'invalid';
 }
 
+/**
+ * An offline merge that did not finish (a crash, a power cut: it runs under
+ * our lock, so none runs now) is finished by the kernel: the origin then
+ * shows the right contents from this boot on. `--offline` takes it back.
+ */
+function handOverOfflineMerge(op: Operation): void {
+  if (op.manifest.state === 'merging' && op.manifest.mergeOwner === 'offline' && !op.manifest.mergeDone) {
+    op.note({ mergeOwner: 'kernel' }, 'the offline merge did not finish: the kernel finishes it from activate');
+    op.say(`the offline merge of "${op.name}" did not finish: the kernel's merge takes it over`);
+  }
+}
+
 async function activateOne(op: Operation): Promise<ActivateResult> {
   const m = op.manifest;
   const result = (action: ActivateAction, message: string): ActivateResult => ({ name: m.name, action, message });
   if (isFinished(m.state)) return result('nothing', `snapshot "${m.name}" is ${m.state}; nothing to activate`);
+  if (m.mode === 'update') return activateUpdate(op, result);
   if (m.state === 'creating') {
     await recoverCreating(op);
     return result('undone', `snapshot "${m.name}" was still being created when the system went down: its partial work was undone`);
@@ -105,17 +104,13 @@ async function activateOne(op: Operation): Promise<ActivateResult> {
     await finish(op, m.state === 'committing' ? 'committed' : 'discarded', 'finished at activate');
     return result('finished', `snapshot "${m.name}" was being ${m.state === 'committing' ? 'committed' : 'discarded'}: finished`);
   }
-  if (m.state === 'merging' && m.mergeOwner === 'offline') {
-    throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is being merged offline: the kernel must not take it over from here`, {
-      hint: 'finish it with `snapstore rollback --offline` (the origin must stay unmounted)',
-    });
-  }
+  handOverOfflineMerge(op);
   if (m.state === 'merging' && m.mergeDone) {
     await finishMergeIfDone(op);
     return result('merge-finished', `the rollback of "${m.name}" had merged: its clean-up is done`);
   }
-  const origin = needOrigin(op);
-  const s = inspectStack(op.dm, m.name, m.origin.dmName);
+  const origin = (await findOrigin(op)).dm!;
+  const s = inspectStack(op.dm, m.name, op.originDm);
   if (m.state === 'active' && s.originKind === 'origin' && s.snap) return result('already-active', `snapshot "${m.name}" is already active`);
   if (m.state === 'merging' && s.originKind === 'merge') {
     if (await finishMergeIfDone(op)) return result('merge-finished', `the rollback of "${m.name}" had finished merging: the origin is back on its own table`);
@@ -125,15 +120,15 @@ async function activateOne(op: Operation): Promise<ActivateResult> {
   if (mounted !== undefined && s.originKind === 'plain') {
     throw new SnapstoreError(
       'ORIGIN_MOUNTED',
-      `${m.origin.dmName} is mounted at ${mounted} before snapshot "${m.name}" was activated: whatever was written since the boot is not in the snapshot, so rebuilding it now would make a rollback mix old and new data`,
+      `${op.originDm} is mounted at ${mounted} before snapshot "${m.name}" was activated: whatever was written since the boot is not in the snapshot, so rebuilding it now would make a rollback mix old and new data`,
       { hint: 'run `snapstore activate` at boot, before the filesystem is mounted (the boot unit does). To keep what is there now, `snapstore commit` the snapshot' },
     );
   }
   if (s.originKind === 'foreign') {
-    throw new SnapstoreError('STACK_MISMATCH', `${m.origin.dmName} carries a snapshot table that is not snapshot "${m.name}"'s`, { hint: '`dmsetup table` shows it; nothing was changed' });
+    throw new SnapstoreError('STACK_MISMATCH', `${op.originDm} carries a snapshot table that is not snapshot "${m.name}"'s`, { hint: '`dmsetup table` shows it; nothing was changed' });
   }
   const store = readManifest(op.lock.dir, m.store);
-  if (checkHeader(op, store) === 'invalid') {
+  if (checkHeader(op, store, { dev: origin.dev, dm: origin }) === 'invalid') {
     op.note({ invalid: true }, 'the kernel marked the store invalid');
     return result('invalid', `snapshot "${m.name}" was invalidated by the kernel (its store filled up or failed): the rollback is lost. Nothing was activated; \`snapstore commit ${m.name}\` cleans up`);
   }
@@ -144,12 +139,66 @@ async function activateOne(op: Operation): Promise<ActivateResult> {
   if (m.state === 'rollback-pending') {
     op.advance('merging', 'the pending rollback starts at activate', { mergeOwner: 'kernel' });
     await attachMerge(op, real, cow);
-    return result('merge-started', `the rollback of "${m.name}" started: ${m.origin.dmName} shows the old contents and can be mounted now; the kernel merges underneath`);
+    return result('merge-started', `the rollback of "${m.name}" started: ${op.originDm} shows the old contents and can be mounted now; the kernel merges underneath`);
   }
   if (m.state === 'merging') {
     await attachMerge(op, real, cow);
-    return result('merging', `the rollback of "${m.name}" goes on: ${m.origin.dmName} shows the old contents; the kernel merges underneath`);
+    return result('merging', `the rollback of "${m.name}" goes on: ${op.originDm} shows the old contents; the kernel merges underneath`);
   }
   await attachSnapshot(op, real, cow);
-  return result('activated', `snapshot "${m.name}" is active again over ${m.origin.dmName}`);
+  return result('activated', `snapshot "${m.name}" is active again over ${op.originDm}`);
+}
+
+/**
+ * Update mode at boot, before anything mounts the snapshot: `snapstore-NAME`
+ * built again over the origin (the system mounts the new contents from it);
+ * a commit's merge goes on; a rollback asked while it was mounted is done
+ * now (the snapshot dropped: the origin, never written, is the old system).
+ */
+async function activateUpdate(op: Operation, result: (action: ActivateAction, message: string) => ActivateResult): Promise<ActivateResult> {
+  const m = op.manifest;
+  const dev = updateDevice(m.name);
+  if (m.state === 'creating') {
+    await recoverCreating(op);
+    return result('undone', `snapshot "${m.name}" was still being created when the system went down: its partial work was undone`);
+  }
+  if (m.state === 'rollback-pending' || m.state === 'rolling-back' || m.state === 'discarding') {
+    const end = m.state === 'discarding' ? 'discarded' : 'rolled-back';
+    if (m.state === 'rollback-pending') op.advance('rolling-back', 'the pending rollback is done at activate: the update is dropped');
+    await dropStack(op);
+    await finish(op, end, `${end === 'discarded' ? 'discarded' : 'rolled back'} at activate`);
+    return result('finished', `snapshot "${m.name}" ${end}: the update was dropped and ${originLabel(m)} holds the old contents, untouched; mount it, not ${dev}`);
+  }
+  handOverOfflineMerge(op);
+  if (m.state === 'merging' && m.mergeDone) {
+    await finishMergeIfDone(op);
+    return result('merge-finished', `the commit of "${m.name}" had merged: its clean-up is done; mount ${originLabel(m)}`);
+  }
+  const origin = await findOrigin(op);
+  const s = inspectUpdate(op, origin.dev);
+  if (m.state === 'active' && s.kind === 'snapshot') return result('already-active', `snapshot "${m.name}" is already active as ${dev}`);
+  if (m.state === 'merging' && s.kind === 'merge') {
+    if (await finishMergeIfDone(op)) return result('merge-finished', `the commit of "${m.name}" had finished merging: ${originLabel(m)} holds the update`);
+    return result('merging', `the commit of "${m.name}" is merging into ${originLabel(m)}; ${dev} shows the new contents`);
+  }
+  if (s.kind === 'absent') {
+    const busy = await originInUse(op, origin);
+    if (busy !== undefined) {
+      throw new SnapstoreError('ORIGIN_BUSY', `the origin of snapshot "${m.name}", ${originLabel(m)}, ${busy}: whatever wrote to it since the boot is not in the snapshot, so the update over it may no longer fit`, {
+        hint: `activate runs at boot before anything mounts the origin (the boot unit does). If nothing wrote to it, unmount it and run activate again; otherwise \`snapstore rollback ${m.name}\` drops the update`,
+      });
+    }
+  }
+  const store = readManifest(op.lock.dir, m.store);
+  if (checkHeader(op, store, origin) === 'invalid') {
+    op.note({ invalid: true }, 'the kernel marked the store invalid');
+    return result('invalid', `snapshot "${m.name}" was invalidated by the kernel (its store filled up or failed): the update in it is incomplete. Nothing was activated; \`snapstore rollback ${m.name}\` drops it (${originLabel(m)} holds the old contents)`);
+  }
+  const cow = await ensureCow(op, store);
+  if (m.state === 'merging') {
+    await attachUpdateMerge(op, origin.dev, cow);
+    return result('merging', `the commit of "${m.name}" goes on: ${dev} shows the new contents and can be mounted; the kernel merges them into ${originLabel(m)} underneath`);
+  }
+  await attachUpdate(op, origin.dev, cow);
+  return result('activated', `snapshot "${m.name}" is active again: the update is in ${dev}`);
 }

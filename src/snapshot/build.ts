@@ -10,6 +10,7 @@ import { SnapstoreError } from '../errors.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { chunkSize } from '../units/units.js';
 import type { Operation } from './context.js';
+import { dropUpdateStack } from './update-stack.js';
 import { cowTable, inspectStack, mergeTable, originTable, snapTable, stackNames, stackUuids, tableSectors, type StackState } from './stack.js';
 
 const same = (op: Operation, a: readonly Target[], b: readonly Target[]): boolean => formatTable(a, op.dm.features()) === formatTable(b, op.dm.features());
@@ -18,7 +19,7 @@ const same = (op: Operation, a: readonly Target[], b: readonly Target[]): boolea
 export function ownTable(op: Operation, s: StackState): Target[] {
   if (s.originKind === 'plain') return s.originTable;
   if (!s.real) {
-    throw new SnapstoreError('STACK_MISMATCH', `${op.manifest.origin.dmName} carries a snapshot table, but ${stackNames(op.name).real} (its own table) is not there`, {
+    throw new SnapstoreError('STACK_MISMATCH', `${op.originDm} carries a snapshot table, but ${stackNames(op.name).real} (its own table) is not there`, {
       hint: 'look at `dmsetup table`; this state was not made by snapstore',
     });
   }
@@ -31,18 +32,22 @@ export async function ensureReal(op: Operation, table: readonly Target[]): Promi
   const have = op.dm.find(n.real);
   if (have) {
     if (!same(op, op.dm.table(n.real), table)) {
-      throw new SnapstoreError('STACK_MISMATCH', `${n.real} exists but does not hold ${op.manifest.origin.dmName}'s table`, { hint: '`snapstore recover` removes a half-built stack' });
+      throw new SnapstoreError('STACK_MISMATCH', `${n.real} exists but does not hold ${op.originDm}'s table`, { hint: '`snapstore recover` removes a half-built stack' });
     }
     return have;
   }
-  op.say(`moving ${op.manifest.origin.dmName}'s table to ${n.real}`);
+  op.say(`moving ${op.originDm}'s table to ${n.real}`);
   return op.dm.createDevice(n.real, stackUuids(op.name).real, table);
 }
 
-/** `cow`, the store as a block device (over `real` when the store is on the origin's filesystem). */
-export async function ensureCow(op: Operation, store: StoreManifest, real: DeviceInfo): Promise<DeviceInfo> {
+/**
+ * `cow`, the store as a block device: over `real` when the store is on the
+ * origin's filesystem (a checkpoint), else through the store's filesystem's
+ * dm device (an update's store is always on another filesystem).
+ */
+export async function ensureCow(op: Operation, store: StoreManifest, real?: DeviceInfo): Promise<DeviceInfo> {
   const n = stackNames(op.name);
-  const table = cowTable(op.dm, store, op.manifest.origin.dmName, real.dev);
+  const table = cowTable(op.dm, store, real ? { dmName: op.originDm, real: real.dev } : undefined);
   const have = op.dm.find(n.cow);
   if (have) {
     if (!same(op, op.dm.table(n.cow), table)) throw new SnapstoreError('STACK_MISMATCH', `${n.cow} exists but does not map the store as its manifest says`, { hint: '`snapstore recover` removes a half-built stack' });
@@ -62,7 +67,7 @@ export async function ensureCow(op: Operation, store: StoreManifest, real: Devic
  */
 export async function attachSnapshot(op: Operation, real: DeviceInfo, cow: DeviceInfo): Promise<void> {
   const n = stackNames(op.name);
-  const d = op.manifest.origin.dmName;
+  const d = op.originDm;
   const length = tableSectors(op.dm.table(n.real));
   const chunk = chunkSize(op.manifest.chunkSize);
   const origin = originTable(length, real.dev);
@@ -82,7 +87,7 @@ export async function attachSnapshot(op: Operation, real: DeviceInfo, cow: Devic
  */
 export async function attachMerge(op: Operation, real: DeviceInfo, cow: DeviceInfo): Promise<void> {
   const n = stackNames(op.name);
-  const d = op.manifest.origin.dmName;
+  const d = op.originDm;
   const table = mergeTable(tableSectors(op.dm.table(n.real)), real.dev, cow.dev, chunkSize(op.manifest.chunkSize));
   if (op.dm.find(n.snap)) {
     op.say(`removing ${n.snap}`);
@@ -97,8 +102,9 @@ export async function attachMerge(op: Operation, real: DeviceInfo, cow: DeviceIn
 
 /** The origin back on its own table, and our devices gone (whatever of them is there). */
 export async function dropStack(op: Operation): Promise<string[]> {
+  if (op.manifest.mode === 'update') return dropUpdateStack(op);
   const n = stackNames(op.name);
-  const d = op.manifest.origin.dmName;
+  const d = op.originDm;
   const done: string[] = [];
   const s = inspectStack(op.dm, op.name, d);
   if (s.origin?.suspended && s.originKind === 'plain') {

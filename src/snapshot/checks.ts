@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceMapperApi } from '../dm/api.js';
 import { sharedBlocks } from '../dm/stack.js';
-import { OtherTarget, SnapshotMergeTarget, SnapshotOriginTarget, SnapshotTarget, type Target } from '../dm/targets.js';
+import { LinearTarget, OtherTarget, SnapshotMergeTarget, SnapshotOriginTarget, SnapshotTarget, type Target } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { formatDeviceNumber } from '../linux/device-number.js';
@@ -59,12 +59,55 @@ export function checkOrigin(platform: Platform, originPath: string): { dev: Devi
   return { dev, dmName, table };
 }
 
+/** An update's origin: a block device nothing uses (not mounted, not held), dm or plain. */
+export interface UpdateOrigin {
+  readonly dev: DeviceNumber;
+  readonly dmName: string | undefined;
+  /** its dm table, or (a plain device) one linear target over all of it: what its blocks are */
+  readonly table: Target[];
+  readonly sectors: Sectors;
+  readonly kernelName: string;
+  readonly partUuid: string | undefined;
+}
+
+/**
+ * The origin of an update: any block device (a partition, a disk, a dm
+ * device) that nothing mounts or holds: the update is written into a
+ * snapshot of it, and it is never written until commit.
+ */
+export async function checkUpdateOrigin(platform: Platform, originPath: string): Promise<UpdateOrigin> {
+  const dev = platform.blockDevice(originPath);
+  const dmName = platform.dm.nameOf(dev);
+  const described = await platform.describeDevice(dev);
+  const busy = (why: string) =>
+    new SnapstoreError('ORIGIN_BUSY', `${originPath} ${why}: update mode writes the update into a snapshot of a device nothing uses, and the origin is not written until commit`, {
+      hint: 'unmount it first (a system partition not in use, a data filesystem before it is mounted); to protect a filesystem that stays mounted, use --mode checkpoint',
+    });
+  const mounted = platform.mountedAt(dev);
+  if (mounted !== undefined) throw busy(`is mounted at ${mounted}`);
+  let table: Target[];
+  if (dmName !== undefined) {
+    const info = platform.dm.info(dmName);
+    if (parseDmUuid(info.uuid)) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${originPath} is ${dmName}, a device snapstore made (${info.uuid})`, { hint: 'give the device the update is for' });
+    if (info.suspended) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} is suspended: another tool is in the middle of changing it`, { hint: 'wait for it, or `dmsetup resume` it if you know why it was left suspended' });
+    table = platform.dm.table(dmName);
+    if (table.length === 0) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} has no table`, { hint: 'load its table first' });
+    const snap = table.find((t) => t instanceof SnapshotOriginTarget || t instanceof SnapshotTarget || t instanceof SnapshotMergeTarget);
+    if (snap) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} already carries a ${snap.type} target: it has a snapshot (LVM's, or another tool's)`, { hint: 'finish or remove that snapshot first (`dmsetup table` shows it)' });
+    if (info.openCount > 0) throw busy(`is open (${info.openCount}): mounted, or held by a program or another device`);
+  } else {
+    table = [new LinearTarget(described.sectors as Sectors, dev, 0 as Sectors)];
+  }
+  if (described.holders.length) throw busy(`is held by ${described.holders.join(', ')}`);
+  return { dev, dmName, table, sectors: tableSectors(table), kernelName: described.kernelName, partUuid: described.partUuid };
+}
+
 /**
  * The state directory must not be on the filesystem being snapshotted: a
  * rollback would roll back our own record of it, and at boot it must be
  * readable before that filesystem is mounted.
  */
-export function checkStateDirOffOrigin(platform: Platform, stateDir: string, origin: { dev: DeviceNumber; dmName: string; table: readonly Target[] }): void {
+export function checkStateDirOffOrigin(platform: Platform, stateDir: string, origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] }): void {
   let probe = stateDir;
   while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
   const fsDev = platform.filesystemDevice(probe);
@@ -76,7 +119,7 @@ export function checkStateDirOffOrigin(platform: Platform, stateDir: string, ori
   if (same) {
     throw new SnapstoreError(
       'STATE_ON_ORIGIN',
-      `the state directory ${stateDir} is on ${origin.dmName}, the filesystem being snapshotted: a rollback would roll back snapstore's own record of it, and at boot it must be read before that filesystem is mounted`,
+      `the state directory ${stateDir} is on ${origin.dmName ?? formatDeviceNumber(origin.dev)}, the filesystem being snapshotted: a rollback would roll back snapstore's own record of it, and at boot it must be read before that filesystem is mounted`,
       { hint: 'give --state-dir a folder on another filesystem that is mounted early at boot: the root filesystem (the default /var/lib/snapstore, if / is not the origin) or a small metadata partition' },
     );
   }

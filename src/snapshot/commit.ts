@@ -1,16 +1,20 @@
 /**
- * `snapstore commit` and `snapstore discard` (checkpoint mode): keep the
- * origin as it is now and drop the snapshot: the origin back on its own
- * table, our devices gone, the store deleted (discard can keep it). Both are
- * idempotent: a rerun after a power cut finishes the job or says it is done.
+ * `snapstore commit` and `snapstore discard`. A checkpoint's commit keeps the
+ * origin as it is now and drops the snapshot: the origin back on its own
+ * table, our devices gone, the store deleted (discard can keep it). An
+ * update's commit merges the update into the origin (update.ts); its discard
+ * drops it. All are idempotent: a rerun after a power cut finishes the job
+ * or says it is done.
  */
 import { SnapstoreError } from '../errors.js';
 import { dropStack } from './build.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
-import { readSnapshot } from './manifest.js';
+import { originLabel, readSnapshot } from './manifest.js';
+import { commitUpdate, type CommitUpdateOptions } from './update.js';
+import { updateDevice } from './update-stack.js';
 
-export interface DropOptions extends LifecycleOptions {
+export interface DropOptions extends LifecycleOptions, CommitUpdateOptions {
   readonly name: string;
   /** discard only: keep the store file */
   readonly keepStore?: boolean;
@@ -18,7 +22,8 @@ export interface DropOptions extends LifecycleOptions {
 
 export interface DropResult {
   readonly name: string;
-  readonly outcome: 'committed' | 'discarded' | 'already';
+  /** merging: an update's commit goes on in the kernel */
+  readonly outcome: 'committed' | 'discarded' | 'merging' | 'already';
   readonly message: string;
   /** the store file waits for its filesystem to be mounted */
   readonly storePending: boolean;
@@ -38,9 +43,29 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
   return withLifecycle(options, false, async (platform, lock) => {
     const op = new Operation(platform, lock, readSnapshot(lock.dir, options.name), log);
     const m = op.manifest;
+    if (options.offline && (how === 'discard' || m.mode === 'checkpoint')) {
+      throw new SnapstoreError('BAD_VALUE', `--offline: ${how === 'discard' ? 'a discard' : "a checkpoint's commit"} merges nothing (it drops the snapshot)`, {
+        hint: `run it without --offline${m.mode === 'checkpoint' && how === 'commit' ? '; `rollback --offline` merges a checkpoint offline' : ''}`,
+        usage: true,
+      });
+    }
+    if (how === 'commit' && m.mode === 'update') {
+      const r = await commitUpdate(op, options);
+      return { name: m.name, outcome: r.outcome, message: r.message, storePending: Boolean(op.manifest.storePending) };
+    }
+    if (m.mode === 'update' && (m.state === 'active' || m.state === 'rollback-pending') && (op.dm.find(updateDevice(m.name))?.openCount ?? 0) > 0) {
+      throw new SnapstoreError('DEVICE_BUSY', `${updateDevice(m.name)} is in use (mounted, or held by a program): the update in it cannot be discarded now`, {
+        hint: `unmount it and run this again, or \`snapstore rollback ${m.name}\`, which is done at the next boot`,
+      });
+    }
     if (m.state === done) {
       if (m.storePending) await finish(op, done, 'the store deleted on a rerun');
       return { name: m.name, outcome: 'already', message: `snapshot "${m.name}" was already ${done}`, storePending: Boolean(op.manifest.storePending) };
+    }
+    if (m.mode === 'update' && (m.state === 'merging' || m.state === 'committed' || m.state === 'rolling-back' || m.state === 'rolled-back')) {
+      throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: ${m.state === 'merging' ? 'the update is merging into the origin, and a merge only goes forward' : m.state === 'rolling-back' ? 'its rollback did not finish' : 'there is nothing left to discard'}`, {
+        hint: m.state === 'merging' ? `\`snapstore commit ${m.name} --wait\` finishes it` : m.state === 'rolling-back' ? '`snapstore recover` finishes it' : '`snapstore status` shows it',
+      });
     }
     if (m.state === 'merging' || m.state === 'rolled-back') {
       throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: its rollback ${m.state === 'merging' ? 'has started merging, and a merge only goes forward' : 'is done'}`, {
@@ -51,13 +76,13 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
     if (m.state !== doing && (m.state === 'committing' || m.state === 'discarding' || m.state === 'committed' || m.state === 'discarded')) {
       throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}`, { hint: `finish that with \`snapstore ${m.state.startsWith('commit') ? 'commit' : 'discard'} ${m.name}\`` });
     }
-    if (m.state !== doing) op.advance(doing, `${how}: keep ${m.origin.dmName} as it is, drop the snapshot`, options.keepStore ? { keepStore: true } : {});
+    if (m.state !== doing) op.advance(doing, `${how}: keep ${originLabel(m)} as it is, drop the snapshot`, options.keepStore ? { keepStore: true } : {});
     for (const line of await dropStack(op)) op.say(line);
     await finish(op, done, `${how} done`);
     return {
       name: m.name,
       outcome: done,
-      message: `snapshot "${m.name}" ${done}: ${m.origin.dmName} keeps its current contents${op.manifest.keepStore ? `; the store was kept` : op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '; the store is deleted'}`,
+      message: `snapshot "${m.name}" ${done}: ${originLabel(m)} keeps its ${m.mode === 'update' ? 'old contents (the update was dropped)' : 'current contents'}${op.manifest.keepStore ? `; the store was kept` : op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '; the store is deleted'}`,
       storePending: Boolean(op.manifest.storePending),
     };
   });

@@ -6,11 +6,13 @@
  * (our own output might go to a file on the suspended filesystem).
  */
 import { DeviceMapper } from '../dm/client.js';
+import { SnapstoreError } from '../errors.js';
 import type { StateLock } from '../state/lock.js';
 import { withStateLock } from '../state/lock.js';
 import { StateDir } from '../state/state-dir.js';
 import { faultPoint, withFaultPoints } from './faults.js';
 import type { SnapshotManifest } from './manifest.js';
+import { originLabel } from './manifest.js';
 import { writeSnapshot } from './manifest.js';
 import type { Platform } from './platform.js';
 import { linuxPlatform } from './platform.js';
@@ -60,6 +62,13 @@ export class Operation {
     return this.manifest.name;
   }
 
+  /** The origin's dm name (a checkpoint's origin always has one; an update's may be a plain device). */
+  get originDm(): string {
+    const d = this.manifest.origin.dmName;
+    if (d === undefined) throw new SnapstoreError('BAD_STATE', `the origin of snapshot "${this.name}" is no dm device (${originLabel(this.manifest)})`, { hint: 'this is an update-mode snapshot of a plain device' });
+    return d;
+  }
+
   /** Narration; held back while a device is suspended. */
   say(line: string): void {
     if (this.held) this.held.push(line);
@@ -71,7 +80,7 @@ export class Operation {
    * state machine's one way forward. Called before the act it describes.
    */
   advance(state: SnapshotState, note: string, change: Partial<SnapshotManifest> = {}): void {
-    checkTransition(this.name, this.manifest.state, state);
+    checkTransition(this.name, this.manifest.mode, this.manifest.state, state);
     const at = new Date().toISOString();
     const next: SnapshotManifest = { ...this.manifest, ...change, state, updatedAt: at, history: [...this.manifest.history, { at, state, note }] };
     faultPoint(`before:state ${state}`);

@@ -12,12 +12,14 @@ import { formatTable } from '../dm/table-text.js';
 import type { Target } from '../dm/targets.js';
 import { OtherTarget } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
-import { checkName, statePaths } from '../state/names.js';
+import { checkName, endsLikeARole, statePaths } from '../state/names.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
 import { formatBytes } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
 import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
-import { checkOrigin, checkStateDirOffOrigin } from './checks.js';
+import { checkOrigin, checkStateDirOffOrigin, checkUpdateOrigin } from './checks.js';
+import { attachUpdate, updateDevice } from './update-stack.js';
+import type { DeviceNumber } from '../linux/device-number.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { faultPoint } from './faults.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
@@ -63,27 +65,43 @@ export function printableTable(table: readonly Target[], features: Parameters<ty
   return formatTable(masked, features);
 }
 
-function plan(name: string, origin: { dmName: string; table: Target[] }, platform: Platform, o: CreateSnapshotOptions): CreatePlan {
+function plan(name: string, origin: CheckedOrigin, platform: Platform, o: CreateSnapshotOptions): CreatePlan {
   const n = stackNames(name);
   const length = tableSectors(origin.table);
   const chunk = o.chunk.sectors;
   const f = platform.dm.features();
+  const allocate = `allocate ${formatBytes(o.size)} at ${o.store}, map it with FIEMAP, prove the map on the raw device, pin it (immutable), zero its header`;
+  if (o.mode === 'update') {
+    const u = updateDevice(name);
+    return {
+      steps: [
+        allocate,
+        `create ${n.cow}: the store's extents as linear segments (known once it is allocated)`,
+        `create ${u}: snapshot of ${origin.label} with ${n.cow} as its store (persistent, chunk ${chunk} sectors); ${origin.label} itself is not touched`,
+        `record the snapshot as active in ${o.stateDir}`,
+      ],
+      tables: [
+        { device: n.cow, table: `(the store's extents, known once it is allocated)` },
+        { device: u, table: `0 ${length} snapshot ${origin.label} ${n.cow} P ${chunk}` },
+      ],
+    };
+  }
   return {
     steps: [
-      `allocate ${formatBytes(o.size)} at ${o.store}, map it with FIEMAP, prove the map on the raw device, pin it (immutable), zero its header`,
-      `create ${n.real} with ${origin.dmName}'s table`,
+      allocate,
+      `create ${n.real} with ${origin.label}'s table`,
       `create ${n.cow}: the store's extents as linear segments (known once it is allocated)`,
-      `suspend ${origin.dmName} (its filesystem frozen and flushed)`,
-      `load ${origin.dmName} with snapshot-origin over ${n.real}`,
+      `suspend ${origin.label} (its filesystem frozen and flushed)`,
+      `load ${origin.label} with snapshot-origin over ${n.real}`,
       `create ${n.snap}: snapshot of ${n.real} with ${n.cow} as its store (persistent, chunk ${chunk} sectors)`,
-      `resume ${origin.dmName}: the snapshot is live`,
+      `resume ${origin.label}: the snapshot is live`,
       `record the snapshot as active in ${o.stateDir}`,
     ],
     tables: [
       { device: n.real, table: printableTable(origin.table, f) },
       { device: n.cow, table: `(the store's extents on ${n.real}, known once it is allocated)` },
       { device: n.snap, table: `0 ${length} snapshot ${n.real} ${n.cow} P ${chunk}` },
-      { device: origin.dmName, table: `0 ${length} snapshot-origin ${n.real}` },
+      { device: origin.label, table: `0 ${length} snapshot-origin ${n.real}` },
     ],
   };
 }
@@ -91,9 +109,15 @@ function plan(name: string, origin: { dmName: string; table: Target[] }, platfor
 export async function createSnapshot(options: CreateSnapshotOptions): Promise<CreateSnapshotResult> {
   const log = options.log ?? (() => {});
   const name = checkName(options.name, 'snapshot');
-  if (options.mode !== 'checkpoint') {
-    throw new SnapstoreError('BAD_VALUE', `mode "${options.mode}" is not available yet: this snapstore makes checkpoints (--mode checkpoint)`, {
-      hint: 'use --mode checkpoint; update mode (writes into the snapshot) comes with a later version',
+  if (endsLikeARole(name)) {
+    throw new SnapstoreError('BAD_NAME', `snapshot name "${name}" ends like the name of one of a snapshot's devices (-cow, -real, -snap, -origin)`, {
+      hint: 'pick a name that does not end in one of those',
+      usage: true,
+    });
+  }
+  if (options.mode !== 'checkpoint' && options.mode !== 'update') {
+    throw new SnapstoreError('BAD_VALUE', `mode "${String(options.mode)}" is not checkpoint or update`, {
+      hint: 'use --mode checkpoint (a mounted filesystem; rollback merges) or --mode update (the update is written into the snapshot; commit merges)',
       usage: true,
     });
   }
@@ -109,28 +133,35 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
         hint: '`snapstore status` shows it; commit, roll back or discard it first, or choose another name',
       });
     }
-    const origin = checkOrigin(platform, options.origin);
+    const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, lock.dir.path, origin);
-    const left = Object.values(stackNames(name)).filter((d) => platform.dm.find(d));
+    const left = [...Object.values(stackNames(name)), updateDevice(name)].filter((d) => platform.dm.find(d));
     if (left.length) {
       throw new SnapstoreError('STACK_MISMATCH', `devices of a snapshot named "${name}" are present already (${left.join(', ')})`, {
         hint: '`snapstore recover` removes what an earlier snapshot left; or choose another name',
       });
     }
-    await platform.loadTargets(['linear', 'snapshot', 'snapshot-origin']);
+    // Every target the snapshot's life needs, loaded now (never while a device is suspended).
+    await platform.loadTargets(['linear', 'snapshot', 'snapshot-origin', 'snapshot-merge']);
     const at = new Date().toISOString();
     const fsUuid = await platform.filesystemUuid(origin.dev);
+    const dmUuid = origin.dmName !== undefined ? platform.dm.info(origin.dmName).uuid : '';
     const first: SnapshotManifest = {
       version: SNAPSHOT_MANIFEST_VERSION,
       name,
       mode: options.mode,
       state: 'creating',
-      origin: { dmName: origin.dmName, dmUuid: platform.dm.info(origin.dmName).uuid, ...(fsUuid ? { fsUuid } : {}), sectors: tableSectors(origin.table) },
+      origin: {
+        ...(origin.dmName !== undefined ? { dmName: origin.dmName } : { kernelName: origin.kernelName, ...(origin.partUuid ? { partUuid: origin.partUuid } : {}) }),
+        dmUuid,
+        ...(fsUuid ? { fsUuid } : {}),
+        sectors: tableSectors(origin.table),
+      },
       store: name,
       chunkSize: options.chunk.bytes,
       createdAt: at,
       updatedAt: at,
-      history: [{ at, state: 'creating', note: `create over ${origin.dmName}` }],
+      history: [{ at, state: 'creating', note: `create (${options.mode}) over ${origin.label}` }],
     };
     return withUndo(async (undo) => {
       undo.push('what this command made of the state directory', () => removeIfMade(lock.dir, existed !== undefined, hadFolder));
@@ -151,14 +182,41 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       undo.push(`store "${name}"`, () => platform.deleteStore(lock, name));
       faultPoint('after:store made');
       undo.push(`the devices of snapshot "${name}"`, () => dropStack(op).then(() => undefined));
-      const real = await ensureReal(op, origin.table);
-      const cow = await ensureCow(op, store, real);
-      await attachSnapshot(op, real, cow);
-      op.advance('active', `snapshot of ${origin.dmName} live`);
-      op.say(`snapshot "${name}" is live: ${origin.dmName} keeps taking writes, the old contents of every chunk it overwrites go to the store`);
+      if (options.mode === 'update') {
+        const cow = await ensureCow(op, store);
+        await attachUpdate(op, origin.dev, cow);
+        op.advance('active', `snapshot of ${origin.label} live for the update`);
+        op.say(`snapshot "${name}" is live: write the update into /dev/mapper/${updateDevice(name)}; ${origin.label} is not written until commit`);
+      } else {
+        const real = await ensureReal(op, origin.table);
+        const cow = await ensureCow(op, store, real);
+        await attachSnapshot(op, real, cow);
+        op.advance('active', `snapshot of ${origin.label} live`);
+        op.say(`snapshot "${name}" is live: ${origin.label} keeps taking writes, the old contents of every chunk it overwrites go to the store`);
+      }
       return { manifest: op.manifest, plan: plan(name, origin, platform, options) };
     });
   });
+}
+
+/** The origin checked for the mode: a checkpoint's (a dm device whose table can move), an update's (a device nothing uses). */
+interface CheckedOrigin {
+  readonly dev: DeviceNumber;
+  readonly dmName: string | undefined;
+  readonly table: Target[];
+  readonly kernelName: string | undefined;
+  readonly partUuid: string | undefined;
+  /** how messages name it */
+  readonly label: string;
+}
+
+async function checkAnyOrigin(platform: Platform, options: CreateSnapshotOptions): Promise<CheckedOrigin> {
+  if (options.mode === 'update') {
+    const u = await checkUpdateOrigin(platform, options.origin);
+    return { ...u, label: u.dmName ?? `/dev/${u.kernelName}` };
+  }
+  const c = checkOrigin(platform, options.origin);
+  return { ...c, kernelName: undefined, partUuid: undefined, label: c.dmName };
 }
 
 /** Everything a create would check and print, changing nothing (not even the state directory). */
@@ -171,7 +229,7 @@ async function dryRun(options: CreateSnapshotOptions, name: string): Promise<Cre
     if (existing && !isFinished(existing.state)) {
       throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, { hint: 'choose another name' });
     }
-    const origin = checkOrigin(platform, options.origin);
+    const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, dir?.path ?? options.stateDir, origin);
     return { manifest: undefined, plan: plan(name, origin, platform, options) };
   } finally {

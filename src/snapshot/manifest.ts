@@ -21,11 +21,19 @@ export const SNAPSHOT_MANIFEST_VERSION = 1;
 
 export type SnapshotMode = 'checkpoint' | 'update';
 
-/** The origin: a dm device, named by what survives a reboot (its dm name and uuid). */
+/**
+ * The origin, named by what survives a reboot: a dm device by its dm name and
+ * uuid (always, in checkpoint mode); a plain block device (update mode) by its
+ * partition UUID when it has one, else its kernel name, and its size.
+ */
 export interface OriginRecord {
-  readonly dmName: string;
-  /** its dm uuid, '' when it has none */
+  readonly dmName?: string;
+  /** its dm uuid, '' when it has none (or is no dm device) */
   readonly dmUuid: string;
+  /** a plain device: its GPT/MBR partition UUID */
+  readonly partUuid?: string;
+  /** a plain device: its kernel name when recorded (vdb, sda3) */
+  readonly kernelName?: string;
   /** the filesystem's UUID on it when recorded (for messages) */
   readonly fsUuid?: string;
   /** its size in 512-byte sectors */
@@ -62,6 +70,11 @@ export interface SnapshotManifest {
   readonly history: readonly HistoryEntry[];
 }
 
+/** The origin as messages name it: its dm name, else its kernel name. */
+export function originLabel(m: SnapshotManifest): string {
+  return m.origin.dmName ?? `/dev/${m.origin.kernelName}`;
+}
+
 class SnapshotManifestError extends SnapstoreError {
   constructor(file: string, what: string) {
     super('MANIFEST_INVALID', `snapshot manifest ${file}: ${what}`, {
@@ -84,11 +97,17 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
   if (!(SNAPSHOT_STATES as readonly string[]).includes(state)) throw new SnapshotManifestError(file, `state "${state}" is not one of ${SNAPSHOT_STATES.join(', ')}`);
   const o = field(raw, 'origin', isObject, 'an object', fail);
   const origin: OriginRecord = {
-    dmName: field(o, 'dmName', isString, 'a dm name', fail),
+    ...Object.fromEntries((['dmName', 'partUuid', 'kernelName'] as const).flatMap((k) => {
+      const v = optionalField(o, k, isString, 'a name', fail);
+      return v === undefined ? [] : [[k, v]];
+    })),
     dmUuid: field(o, 'dmUuid', (v): v is string => typeof v === 'string', 'a dm uuid or ""', fail),
     ...(o['fsUuid'] !== undefined ? { fsUuid: field(o, 'fsUuid', isString, 'a filesystem UUID', fail) } : {}),
     sectors: field(o, 'sectors', isCount, 'a sector count', fail),
   };
+  if (origin.dmName === undefined && (mode === 'checkpoint' || origin.kernelName === undefined)) {
+    throw new SnapshotManifestError(file, mode === 'checkpoint' ? 'the origin has no dm name' : 'the origin has neither a dm name nor a kernel name');
+  }
   let chunk: Bytes;
   try {
     chunk = chunkSize(bytes(field(raw, 'chunkSize', isCount, 'a byte count', fail))).bytes;

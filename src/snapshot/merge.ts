@@ -1,6 +1,6 @@
 /**
- * The kernel's merge of a rollback: its progress read from the origin's
- * status (snapshot-merge reports `<allocated>/<total> <metadata>` and is done
+ * The kernel's merge (a checkpoint's rollback, an update's commit): its
+ * progress read from the merging device's status (snapshot-merge reports `<allocated>/<total> <metadata>` and is done
  * when allocated == metadata), waiting for it, and the end: the origin back
  * on its own table, our devices gone, the store deleted.
  */
@@ -12,6 +12,8 @@ import { dropStack } from './build.js';
 import type { Operation } from './context.js';
 import { finish } from './finish.js';
 import { inspectStack } from './stack.js';
+import { originLabel } from './manifest.js';
+import { inspectUpdate, updateDevice } from './update-stack.js';
 
 export interface MergeProgress {
   /** sectors of exceptions still to merge */
@@ -21,18 +23,33 @@ export interface MergeProgress {
   readonly done: boolean;
 }
 
-/** The merge's status on the origin, or undefined when the origin does not carry our snapshot-merge. */
+/**
+ * The device that carries the merge: the origin itself (a checkpoint's
+ * rollback, as LVM merges) or `snapstore-NAME` (an update's commit), when it
+ * carries our snapshot-merge now.
+ */
+export function mergeDevice(op: Operation): string | undefined {
+  if (op.manifest.mode === 'update') return inspectUpdate(op).kind === 'merge' ? updateDevice(op.name) : undefined;
+  return inspectStack(op.dm, op.name, op.originDm).originKind === 'merge' ? op.originDm : undefined;
+}
+
+/** The merge's status, or undefined when no device carries our snapshot-merge. */
 export function mergeStatus(op: Operation): SnapshotStatus | undefined {
-  const s = inspectStack(op.dm, op.name, op.manifest.origin.dmName);
-  if (s.originKind !== 'merge') return undefined;
-  const [target] = op.dm.status(op.manifest.origin.dmName);
+  const device = mergeDevice(op);
+  if (device === undefined) return undefined;
+  const [target] = op.dm.status(device);
   return target ? parseSnapshotStatus(target.params) : undefined;
 }
 
+/** What a finished merge makes of the snapshot: a checkpoint rolled back, an update committed. */
+export const mergeEnd = (op: Operation): 'rolled-back' | 'committed' => (op.manifest.mode === 'update' ? 'committed' : 'rolled-back');
+/** The command that goes on with the merge. */
+const verb = (op: Operation): string => (op.manifest.mode === 'update' ? 'commit' : 'rollback');
+
 function failed(op: Operation, status: SnapshotStatus): SnapstoreError | undefined {
   if (status.state === 'merge-failed') {
-    return new SnapstoreError('MERGE_FAILED', `the kernel reports the merge of snapshot "${op.name}" failed (status "Merge failed") on ${op.manifest.origin.dmName}`, {
-      hint: 'the origin keeps showing the old contents through snapshot-merge; look at `dmesg` for the I/O error. After fixing the device, reboot and `snapstore activate`: the merge resumes where it stopped',
+    return new SnapstoreError('MERGE_FAILED', `the kernel reports the merge of snapshot "${op.name}" failed (status "Merge failed") on ${mergeDevice(op) ?? originLabel(op.manifest)}`, {
+      hint: `${mergeDevice(op) ?? 'the device'} keeps showing the ${op.manifest.mode === 'update' ? 'new' : 'old'} contents through snapshot-merge; look at \`dmesg\` for the I/O error. After fixing the device, reboot and \`snapstore activate\`: the merge resumes where it stopped`,
     });
   }
   if (status.state === 'invalid') {
@@ -43,7 +60,7 @@ function failed(op: Operation, status: SnapshotStatus): SnapstoreError | undefin
 
 /**
  * When the kernel has merged everything (or an earlier run saw it had),
- * ends the rollback and returns true. "merge done" is written first: after a
+ * ends the rollback (or commit) and returns true. "merge done" is written first: after a
  * crash in the clean-up, the origin on its own table is known to be merged.
  */
 export async function finishMergeIfDone(op: Operation): Promise<boolean> {
@@ -56,17 +73,17 @@ export async function finishMergeIfDone(op: Operation): Promise<boolean> {
     op.note({ mergeDone: true }, 'the kernel merged every exception');
   }
   await dropStack(op);
-  await finish(op, 'rolled-back', 'the kernel merged the store; the origin is back on its own table');
+  await finish(op, mergeEnd(op), op.manifest.mode === 'update' ? 'the kernel merged the update into the origin' : 'the kernel merged the store; the origin is back on its own table');
   return true;
 }
 
-/** Waits until the kernel's merge is done (polling its status), then ends the rollback. */
+/** Waits until the kernel's merge is done (polling its status), then ends the rollback (or commit). */
 export async function waitForMerge(op: Operation, onProgress?: (p: MergeProgress) => void, signal?: AbortSignal, pollMs = 250): Promise<void> {
   let initial: number | undefined;
   for (;;) {
     const status = mergeStatus(op);
     if (status === undefined) {
-      throw new SnapstoreError('STACK_MISMATCH', `${op.manifest.origin.dmName} does not carry the merge of snapshot "${op.name}"`, { hint: '`snapstore status` shows where it stands' });
+      throw new SnapstoreError('STACK_MISMATCH', `no device carries the merge of snapshot "${op.name}"`, { hint: '`snapstore status` shows where it stands' });
     }
     const bad = failed(op, status);
     if (bad) throw bad;
@@ -76,8 +93,28 @@ export async function waitForMerge(op: Operation, onProgress?: (p: MergeProgress
       onProgress?.({ remaining, initial, done: remaining === 0 });
       if (remaining === 0) break;
     }
-    throwIfInterrupted(signal, `while waiting for the merge of "${op.name}" (it goes on in the kernel; \`snapstore rollback ${op.name} --wait\` waits again)`);
+    throwIfInterrupted(signal, `while waiting for the merge of "${op.name}" (it goes on in the kernel; \`snapstore ${verb(op)} ${op.name} --wait\` waits again)`);
     await sleep(pollMs);
   }
   await finishMergeIfDone(op);
+}
+
+export interface MergeWaitOptions {
+  /** wait until the merge is done (else it goes on in the kernel) */
+  readonly wait?: boolean;
+  readonly onProgress?: (p: MergeProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * After the merge was started (or found running): finished if the kernel is
+ * done, waited for if asked. 'absent': no device carries it now (it goes on
+ * at the next activate).
+ */
+export async function goOnMerging(op: Operation, options: MergeWaitOptions): Promise<'done' | 'merging' | 'absent'> {
+  if (await finishMergeIfDone(op)) return 'done';
+  if (!mergeStatus(op)) return 'absent';
+  if (!options.wait) return 'merging';
+  await waitForMerge(op, options.onProgress, options.signal);
+  return 'done';
 }

@@ -12,7 +12,7 @@ import { FileIo } from '../blockio/file-io.js';
 import { MappedIo } from '../blockio/mapped-io.js';
 import type { DeviceMapperApi } from '../dm/api.js';
 import { SnapstoreError } from '../errors.js';
-import { blockDeviceInfo } from '../linux/blockdev.js';
+import { blockDeviceInfo, deviceNumberOfName } from '../linux/blockdev.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError } from '../linux/errors.js';
@@ -22,6 +22,8 @@ import type { StateLock } from '../state/lock.js';
 import type { CreateStoreOptions } from '../store/create.js';
 import { createStoreLocked } from '../store/create.js';
 import { deleteStoreLocked } from '../store/delete.js';
+import { mergeStoreOffline } from '../store/offline.js';
+import type { MergeProgress, MergeSummary } from '../cow/merge.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { bytes } from '../units/units.js';
 
@@ -35,6 +37,10 @@ export interface Platform {
   filesystemDevice(path: string): DeviceNumber;
   /** The filesystem UUID on a device (undefined when there is none, or it cannot be read). */
   filesystemUuid(dev: DeviceNumber): Promise<string | undefined>;
+  /** A block device's kernel name, size, holders (devices over it: dm ones by their dm name) and partition UUID. */
+  describeDevice(dev: DeviceNumber): Promise<PlainDevice>;
+  /** The device with this partition UUID (else this kernel name) now, if there is one. */
+  findDevice(by: { readonly partUuid?: string; readonly kernelName?: string }): Promise<DeviceNumber | undefined>;
   /** The first `length` bytes of the store, read raw through its map on `dev` (never through the file). */
   readStore(dev: DeviceNumber, m: StoreManifest, length: number): Buffer;
   /** Makes sure these dm targets are loaded (modules load now, never while a device is suspended). */
@@ -43,6 +49,22 @@ export interface Platform {
   createStore(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest>;
   /** Deletes a store and its record; STORE_FS_ABSENT when its filesystem is not here. */
   deleteStore(lock: StateLock, name: string): Promise<void>;
+  /** Our offline merge of store `store` into the device `origin`, which nothing else may use (restartable). */
+  mergeOffline(lock: StateLock, options: OfflineMergeRequest): Promise<MergeSummary>;
+}
+
+export interface OfflineMergeRequest {
+  readonly origin: DeviceNumber;
+  readonly store: string;
+  readonly onProgress?: (p: MergeProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface PlainDevice {
+  readonly kernelName: string;
+  readonly sectors: number;
+  readonly holders: readonly string[];
+  readonly partUuid: string | undefined;
 }
 
 /** The kernel's modules for the targets the lifecycle uses. */
@@ -77,6 +99,41 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
       const r = await runProgram('blkid', ['-p', '-s', 'UUID', '-o', 'value', blockDeviceInfo(dev).node]);
       return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
     },
+    async describeDevice(dev) {
+      const info = blockDeviceInfo(dev);
+      const r = await runProgram('blkid', ['-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', info.node]);
+      const partUuid = r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+      // Holders by their dm name where they are dm devices (as the lifecycle names its own).
+      const holders = info.holders.map((h) => {
+        try {
+          return dm.nameOf(deviceNumberOfName(h)) ?? h;
+        } catch {
+          return h;
+        }
+      });
+      return { kernelName: info.name, sectors: info.size / 512, holders, partUuid };
+    },
+    async findDevice(by) {
+      if (by.partUuid !== undefined) {
+        const r = await runProgram('blkid', ['-o', 'device', '-t', `PARTUUID=${by.partUuid}`]);
+        const nodes = r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+        for (const node of nodes) {
+          try {
+            const st = fs.statSync(node);
+            if (st.isBlockDevice() && dm.nameOf(fromDevT(st.rdev)) === undefined) return fromDevT(st.rdev);
+          } catch {
+            // blkid's cache can name a device that is gone
+          }
+        }
+        return undefined;
+      }
+      if (by.kernelName === undefined) return undefined;
+      try {
+        return deviceNumberOfName(by.kernelName);
+      } catch {
+        return undefined;
+      }
+    },
     readStore(dev, m, length) {
       const device = FileIo.open(blockDeviceInfo(dev).node, { direct: true });
       const store = new MappedIo(
@@ -95,6 +152,16 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     },
     async deleteStore(lock, name) {
       await deleteStoreLocked(lock, { name, dm });
+    },
+    mergeOffline(lock, o) {
+      return mergeStoreOffline({
+        origin: blockDeviceInfo(o.origin).node,
+        store: o.store,
+        stateDir: lock.dir.path,
+        dm,
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
     },
     async loadTargets(types) {
       const have = () => new Set(dm.targetVersions().map((v) => v.name));

@@ -18,6 +18,9 @@ import { finish } from './finish.js';
 import { findSnapshot, readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone, mergeStatus } from './merge.js';
 import { inspectStack, stackNames } from './stack.js';
+import { originLabel } from './manifest.js';
+import { findOrigin } from './origin.js';
+import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 import { readManifest } from '../store/manifest.js';
 import type { DeviceMapperApi } from '../dm/api.js';
 
@@ -39,7 +42,8 @@ function resumeLeftSuspended(dm: DeviceMapperApi, name: string): boolean {
 
 /** Undoes a create that did not finish: the origin back on its own table, our devices and the store gone. */
 export async function recoverCreating(op: Operation): Promise<string[]> {
-  const done = [...(resumeLeftSuspended(op.dm, op.manifest.origin.dmName) ? [`resumed ${op.manifest.origin.dmName}`] : []), ...(await dropStack(op))];
+  const resumed = op.manifest.mode === 'checkpoint' && resumeLeftSuspended(op.dm, op.originDm);
+  const done = [...(resumed ? [`resumed ${op.originDm}`] : []), ...(await dropStack(op))];
   const storeLeft = findManifest(op.lock.dir, op.manifest.store) !== undefined || creatingExists(op.lock.dir, op.manifest.store);
   if (storeLeft) {
     try {
@@ -57,13 +61,91 @@ export async function recoverCreating(op: Operation): Promise<string[]> {
   return done;
 }
 
+/**
+ * An offline merge that did not finish: no device of ours may stay over the
+ * store it is consuming (the merge itself needs them gone, so they are taken
+ * down); it goes on with `--offline`, or the kernel takes it over at the
+ * next activate.
+ */
+const offlineNote = (op: Operation): string => {
+  const verb = op.manifest.mode === 'update' ? 'commit' : 'rollback';
+  return `the offline ${verb} of "${op.name}" did not finish: \`snapstore ${verb} ${op.name} --offline\` finishes it (the origin unused), or the kernel takes it over at the next \`snapstore activate\``;
+};
+
+/** The end of a step that drops the devices (commit, discard, an update's rollback), finished. */
+async function finishDrop(op: Operation): Promise<string[]> {
+  const m = op.manifest;
+  const end = m.state === 'committing' ? 'committed' : m.state === 'rolling-back' ? 'rolled-back' : 'discarded';
+  const done = await dropStack(op);
+  await finish(op, end, 'finished by recover');
+  return [...done, `finished the interrupted ${{ committed: 'commit', 'rolled-back': 'rollback', discarded: 'discard' }[end]} of "${m.name}"`];
+}
+
+async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
+  const m = op.manifest;
+  const actions: string[] = [];
+  const notes: string[] = [];
+  const dev = updateDevice(m.name);
+  for (const d of [dev, stackNames(m.name).cow]) {
+    if (resumeLeftSuspended(op.dm, d)) actions.push(`resumed ${d}, left suspended`);
+  }
+  const s = inspectUpdate(op);
+  switch (m.state) {
+    case 'active':
+    case 'rollback-pending':
+      if (s.kind === 'absent' && s.cow) actions.push(...(await dropStack(op)), `took down a half-built stack of "${m.name}" (\`snapstore activate\` builds it again)`);
+      else if (s.kind === 'snapshot') notes.push(`"${m.name}" is ${m.state} and live as ${dev}`);
+      else notes.push(`"${m.name}" is ${m.state}; ${dev} is built by \`snapstore activate\` at boot`);
+      break;
+    case 'merging':
+      if (m.mergeDone) {
+        await finishMergeIfDone(op);
+        actions.push(`finished the clean-up of "${m.name}"'s merge, which was complete`);
+      } else if (m.mergeOwner === 'offline') {
+        if (s.kind !== 'absent' || s.cow) actions.push(...(await dropStack(op)));
+        notes.push(offlineNote(op));
+        break;
+      } else if (s.kind === 'snapshot') {
+        // "merging" was written; the switch to snapshot-merge did not happen yet.
+        await attachUpdateMerge(op, (await findOrigin(op)).dev, s.cow!);
+        actions.push(`started the merge of "${m.name}" that was interrupted before it began`);
+      } else if (s.kind === 'absent' && s.cow) {
+        actions.push(...(await dropStack(op)));
+        notes.push(`the commit of "${m.name}" goes on at the next \`snapstore activate\``);
+      } else if (s.kind === 'absent') notes.push(`the commit of "${m.name}" goes on at the next \`snapstore activate\``);
+      if (!m.mergeDone && mergeStatus(op)) {
+        if (await finishMergeIfDone(op)) actions.push(`the merge of "${m.name}" had finished: ${originLabel(m)} holds the update`);
+        else notes.push(`the commit of "${m.name}" is merging`);
+      }
+      break;
+    case 'rolling-back':
+    case 'discarding':
+      actions.push(...(await finishDrop(op)));
+      break;
+    default:
+      notes.push(...(await finishPendingStore(op, actions)));
+  }
+  return { actions, notes };
+}
+
+/** A finished snapshot whose store waited for its filesystem: deleted once it is there. */
+async function finishPendingStore(op: Operation, actions: string[]): Promise<string[]> {
+  const m = op.manifest;
+  if (!m.storePending) return [];
+  await finish(op, m.state, 'store deleted by recover');
+  if (op.manifest.storePending) return [`the store of "${m.name}" still waits for its filesystem to be mounted`];
+  actions.push(`deleted the store of "${m.name}", which waited for its filesystem`);
+  return [];
+}
+
 async function recoverOne(op: Operation): Promise<RecoverResult> {
   const m = op.manifest;
   const actions: string[] = [];
   const notes: string[] = [];
   if (m.state === 'creating') return { actions: await recoverCreating(op), notes };
-  const d = m.origin.dmName;
-  if (['active', 'rollback-pending', 'merging', 'committing', 'discarding'].includes(m.state)) {
+  if (m.mode === 'update') return recoverUpdateOne(op);
+  const d = op.originDm;
+  if (['active', 'rollback-pending', 'merging', 'committing', 'discarding', 'rolling-back'].includes(m.state)) {
     const n = stackNames(m.name);
     for (const dev of [d, n.real, n.cow, n.snap]) {
       if (resumeLeftSuspended(op.dm, dev)) actions.push(`resumed ${dev}, left suspended`);
@@ -82,6 +164,11 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
       if (m.mergeDone) {
         await finishMergeIfDone(op);
         actions.push(`finished the clean-up of "${m.name}"'s merge, which was complete`);
+        break;
+      }
+      if (m.mergeOwner === 'offline') {
+        if (s.originKind !== 'plain' || s.real || s.cow || s.snap) actions.push(...(await dropStack(op)));
+        notes.push(offlineNote(op));
         break;
       }
       if (s.originKind === 'plain' && (s.real || s.cow || s.snap)) {
@@ -110,16 +197,10 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
       break;
     case 'committing':
     case 'discarding':
-      actions.push(...(await dropStack(op)));
-      await finish(op, m.state === 'committing' ? 'committed' : 'discarded', 'finished by recover');
-      actions.push(`finished the interrupted ${m.state === 'committing' ? 'commit' : 'discard'} of "${m.name}"`);
+      actions.push(...(await finishDrop(op)));
       break;
     default:
-      if (m.storePending) {
-        await finish(op, m.state, 'store deleted by recover');
-        if (op.manifest.storePending) notes.push(`the store of "${m.name}" still waits for its filesystem to be mounted`);
-        else actions.push(`deleted the store of "${m.name}", which waited for its filesystem`);
-      }
+      notes.push(...(await finishPendingStore(op, actions)));
   }
   return { actions, notes };
 }
@@ -136,7 +217,7 @@ export async function recoverSnapshots(options: LifecycleOptions): Promise<Recov
       notes.push(...r.notes);
     }
     // Devices of ours that no unfinished snapshot accounts for.
-    const order = ['snap', 'origin', 'cow', 'real'];
+    const order = ['snap', 'update', 'origin', 'cow', 'real'];
     const rank = (uuid: string | null) => order.indexOf(parseDmUuid(uuid ?? '')?.role ?? 'real');
     for (const dev of platform.dm.list(UUID_PREFIX).sort((a, b) => rank(a.uuid) - rank(b.uuid))) {
       const ours = parseDmUuid(dev.uuid ?? '');

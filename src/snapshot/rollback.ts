@@ -13,7 +13,10 @@ import { attachMerge, ensureCow, ensureReal, ownTable } from './build.js';
 import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
-import { finishMergeIfDone, mergeStatus, waitForMerge, type MergeProgress } from './merge.js';
+import { goOnMerging, mergeStatus, type MergeProgress } from './merge.js';
+import { invalidSnapshot, mergeOffline } from './offline.js';
+import { rollbackUpdate } from './update.js';
+import type { MergeProgress as OfflineProgress } from '../cow/merge.js';
 import { inspectStack, stackNames } from './stack.js';
 
 export interface RollbackOptions extends LifecycleOptions {
@@ -24,6 +27,9 @@ export interface RollbackOptions extends LifecycleOptions {
   readonly keepStore?: boolean;
   readonly onProgress?: (p: MergeProgress) => void;
   readonly signal?: AbortSignal;
+  /** merge with our offline merge instead of the kernel's (the origin must stay unused; it blocks until done) */
+  readonly offline?: boolean;
+  readonly onOfflineProgress?: (p: OfflineProgress) => void;
 }
 
 export type RollbackOutcome = 'pending' | 'merging' | 'rolled-back' | 'already-rolled-back';
@@ -45,32 +51,49 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
       throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: the way back is gone`, { hint: 'a committed or discarded snapshot cannot be rolled back' });
     }
     if (m.state === 'creating') throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is still being created (or its create was interrupted)`, { hint: 'run `snapstore recover` first' });
-    if (m.invalid) throw invalid(m.name);
+    if (m.mode === 'update') return rollbackUpdate(op, options);
+    if (m.invalid) throw invalidSnapshot(op);
     if (options.keepStore && !m.keepStore) op.note({ keepStore: true }, 'the store is to be kept');
+    if (options.offline) {
+      if (m.state === 'merging' && m.mergeDone) return continueMerge(op, options, result);
+      const summary = await mergeOffline(op, { ...(options.onOfflineProgress ? { onProgress: options.onOfflineProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      return result('rolled-back', `snapshot "${m.name}" is rolled back offline (${summary.chunks} chunks merged${summary.alreadyMerged ? `, ${summary.alreadyMerged} by an earlier run` : ''}): ${op.originDm} holds the old contents on its own table${storeNote(op)}`);
+    }
 
-    if (m.state === 'merging') return continueMerge(op, options, result);
+    if (m.state === 'merging') {
+      if (m.mergeOwner === 'offline') {
+        // A merge begun offline, handed to the kernel: it builds the merge now if the origin is unused, else at the next activate.
+        op.note({ mergeOwner: 'kernel' }, 'the merge begun offline is handed to the kernel');
+        const origin = op.dm.find(op.originDm);
+        if (origin && op.platform.mountedAt(origin.dev) === undefined && !mergeStatus(op)) {
+          const real = await ensureReal(op, ownTable(op, inspectStack(op.dm, m.name, op.originDm)));
+          await attachMerge(op, real, await ensureCow(op, readManifest(op.lock.dir, m.store), real));
+        }
+      }
+      return continueMerge(op, options, result);
+    }
 
-    const s = inspectStack(op.dm, m.name, m.origin.dmName);
-    const origin = op.dm.find(m.origin.dmName);
-    if (!origin) throw new SnapstoreError('ORIGIN_CHANGED', `the origin of snapshot "${m.name}", dm device ${m.origin.dmName}, is not present`, { hint: 'set up the origin device first' });
+    const s = inspectStack(op.dm, m.name, op.originDm);
+    const origin = op.dm.find(op.originDm);
+    if (!origin) throw new SnapstoreError('ORIGIN_CHANGED', `the origin of snapshot "${m.name}", dm device ${op.originDm}, is not present`, { hint: 'set up the origin device first' });
     const live = s.originKind === 'origin' && s.snap !== undefined;
     if (live) {
       const [st] = op.dm.status(stackNames(m.name).snap);
       const status = st ? parseSnapshotStatus(st.params) : undefined;
       if (status?.state === 'invalid' || status?.state === 'overflow') {
         op.note({ invalid: true }, `the kernel reports the snapshot ${status.state}`);
-        throw invalid(m.name);
+        throw invalidSnapshot(op);
       }
     }
     const mounted = op.platform.mountedAt(origin.dev);
     if (mounted !== undefined) {
       if (!live) {
-        throw new SnapstoreError('ORIGIN_MOUNTED', `${m.origin.dmName} is mounted at ${mounted} and snapshot "${m.name}" is not active: what was written since the boot is not in the snapshot`, {
+        throw new SnapstoreError('ORIGIN_MOUNTED', `${op.originDm} is mounted at ${mounted} and snapshot "${m.name}" is not active: what was written since the boot is not in the snapshot`, {
           hint: 'a rollback must start before the filesystem is mounted: reboot and run it from the boot (or `snapstore activate` first)',
         });
       }
-      if (m.state !== 'rollback-pending') op.advance('rollback-pending', `rollback asked while ${m.origin.dmName} is mounted at ${mounted}`);
-      return result('pending', `${m.origin.dmName} is mounted at ${mounted}: the rollback of "${m.name}" is recorded and starts at the next boot (\`snapstore activate\`), before the filesystem is mounted. Until then the snapshot keeps recording`);
+      if (m.state !== 'rollback-pending') op.advance('rollback-pending', `rollback asked while ${op.originDm} is mounted at ${mounted}`);
+      return result('pending', `${op.originDm} is mounted at ${mounted}: the rollback of "${m.name}" is recorded and starts at the next boot (\`snapstore activate\`), before the filesystem is mounted. Until then the snapshot keeps recording`);
     }
     if (live && s.snap!.openCount > 0) {
       throw new SnapstoreError('DEVICE_BUSY', `the snapshot device ${stackNames(m.name).snap} is open (mounted, or held by a program): it must go before the merge`, {
@@ -80,35 +103,28 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     const store = readManifest(op.lock.dir, m.store);
     if (!live) {
       // After a reboot, before activate: the store's header must agree before it is merged.
-      const dev = storeOnOrigin(store, m.origin.dmName) ? origin.dev : storeDevice(op.dm, store);
+      const dev = storeOnOrigin(store, op.originDm) ? origin.dev : storeDevice(op.dm, store);
       const h = dev ? checkStoreHeader(op.platform, dev, store) : undefined;
       if (!h?.written) throw new SnapstoreError('STORE_HEADER_MISMATCH', `the header of store "${store.name}" cannot be read as a snapshot store`, { hint: 'nothing was changed; `snapstore status` shows where it stands' });
       if (!h.valid) {
         op.note({ invalid: true }, 'the store header says invalid');
-        throw invalid(m.name);
+        throw invalidSnapshot(op);
       }
     }
-    op.advance('merging', `rollback: the kernel merges the store into ${m.origin.dmName}`, { mergeOwner: 'kernel' });
-    const real = await ensureReal(op, ownTable(op, inspectStack(op.dm, m.name, m.origin.dmName)));
+    op.advance('merging', `rollback: the kernel merges the store into ${op.originDm}`, { mergeOwner: 'kernel' });
+    const real = await ensureReal(op, ownTable(op, inspectStack(op.dm, m.name, op.originDm)));
     const cow = await ensureCow(op, store, real);
     await attachMerge(op, real, cow);
-    op.say(`${m.origin.dmName} shows the old contents now and can be mounted; the kernel merges underneath`);
+    op.say(`${op.originDm} shows the old contents now and can be mounted; the kernel merges underneath`);
     return continueMerge(op, options, result);
   });
 }
 
-async function continueMerge(op: Operation, options: RollbackOptions, result: (o: RollbackOutcome, m: string) => RollbackResult): Promise<RollbackResult> {
-  if (await finishMergeIfDone(op)) return result('rolled-back', `snapshot "${op.name}" is rolled back: ${op.manifest.origin.dmName} holds the old contents on its own table${op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : ''}`);
-  if (!mergeStatus(op)) {
-    return result('merging', `the rollback of "${op.name}" is recorded as merging; the merge goes on at the next \`snapstore activate\` (before the filesystem is mounted)`);
-  }
-  if (!options.wait) return result('merging', `the rollback of "${op.name}" is merging in the kernel; \`snapstore rollback ${op.name} --wait\` waits for it, \`snapstore status\` shows its progress`);
-  await waitForMerge(op, options.onProgress, options.signal);
-  return result('rolled-back', `snapshot "${op.name}" is rolled back: ${op.manifest.origin.dmName} holds the old contents on its own table${op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : ''}`);
-}
+const storeNote = (op: Operation): string => (op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '');
 
-function invalid(name: string): SnapstoreError {
-  return new SnapstoreError('SNAPSHOT_INVALID', `snapshot "${name}" is Invalid: the kernel stopped recording (its store filled up or failed), so the rollback is lost; the origin was left as it is`, {
-    hint: `nothing can be rolled back; \`snapstore commit ${name}\` drops the snapshot and keeps the origin as it is`,
-  });
+async function continueMerge(op: Operation, options: RollbackOptions, result: (o: RollbackOutcome, m: string) => RollbackResult): Promise<RollbackResult> {
+  const where = await goOnMerging(op, options);
+  if (where === 'done') return result('rolled-back', `snapshot "${op.name}" is rolled back: ${op.originDm} holds the old contents on its own table${storeNote(op)}`);
+  if (where === 'absent') return result('merging', `the rollback of "${op.name}" is recorded as merging; the merge goes on at the next \`snapstore activate\` (before the filesystem is mounted)`);
+  return result('merging', `the rollback of "${op.name}" is merging in the kernel; \`snapstore rollback ${op.name} --wait\` waits for it, \`snapstore status\` shows its progress`);
 }

@@ -43,18 +43,18 @@ export const tableSectors = (table: readonly Target[]): Sectors => sectors(table
  * copy the store's own writes). A store on another filesystem, on a dm
  * device F, is translated through F's table onto the devices below it.
  */
-export function cowTable(dm: DeviceMapperApi, store: StoreManifest, originDmName: string, real: DeviceNumber): Target[] {
+export function cowTable(dm: DeviceMapperApi, store: StoreManifest, onOrigin: { readonly dmName: string; readonly real: DeviceNumber } | undefined): Target[] {
   let pieces: DeviceMapping[];
   const fsDm = store.device.dmName;
-  if (fsDm === originDmName) {
-    pieces = storeMappings(store.segments, real);
+  if (onOrigin !== undefined && fsDm === onOrigin.dmName) {
+    pieces = storeMappings(store.segments, onOrigin.real);
   } else {
     const f = fsDm === undefined ? undefined : dm.find(fsDm);
     if (f === undefined) {
       throw new SnapstoreError(
         'ORIGIN_UNSUPPORTED',
         `store "${store.name}" is on ${fsDm ? `dm device ${fsDm}, which is not present` : `${store.device.kernelName}, which is not a dm device`}: a snapshot's store must lie on the origin's filesystem or on a filesystem over a dm device`,
-        { hint: 'put the store on the filesystem being snapshotted (checkpoint mode), or on a filesystem mounted from a dm device (LVM, a passthrough)' },
+        { hint: 'put the store on the filesystem being snapshotted (checkpoint mode), or on a filesystem mounted from a dm device (LVM, a passthrough; `snapstore enroll` sets one up for a partition)' },
       );
     }
     const below = passthrough(dm.table(fsDm!));

@@ -18,6 +18,8 @@ export const SNAPSHOT_STATES = [
   /** the snapshot is being dropped, keeping the origin as it is now */
   'committing',
   'discarding',
+  /** update mode: the snapshot (the update) is being dropped, the origin kept as it was */
+  'rolling-back',
   /** tombstones: the snapshot is finished */
   'committed',
   'rolled-back',
@@ -26,7 +28,8 @@ export const SNAPSHOT_STATES = [
 
 export type SnapshotState = (typeof SNAPSHOT_STATES)[number];
 
-const NEXT: Record<SnapshotState, readonly SnapshotState[]> = {
+/** Checkpoint mode: rollback = merge the old contents back; commit = drop the snapshot. */
+const CHECKPOINT: Record<SnapshotState, readonly SnapshotState[]> = {
   // a create that did not finish is undone: it ends as discarded
   creating: ['active', 'discarded'],
   active: ['rollback-pending', 'merging', 'committing', 'discarding'],
@@ -34,6 +37,21 @@ const NEXT: Record<SnapshotState, readonly SnapshotState[]> = {
   merging: ['rolled-back'],
   committing: ['committed'],
   discarding: ['discarded'],
+  'rolling-back': [],
+  committed: [],
+  'rolled-back': [],
+  discarded: [],
+};
+
+/** Update mode: commit = merge the update into the origin; rollback = drop it. */
+const UPDATE: Record<SnapshotState, readonly SnapshotState[]> = {
+  creating: ['active', 'discarded'],
+  active: ['rollback-pending', 'merging', 'rolling-back', 'discarding'],
+  'rollback-pending': ['merging', 'rolling-back', 'discarding'],
+  merging: ['committed'],
+  committing: [],
+  discarding: ['discarded'],
+  'rolling-back': ['rolled-back'],
   committed: [],
   'rolled-back': [],
   discarded: [],
@@ -46,9 +64,9 @@ export function isFinished(state: SnapshotState): boolean {
 }
 
 /** Refuses a transition the state machine does not have (a bug, or a manifest changed behind our back). */
-export function checkTransition(name: string, from: SnapshotState, to: SnapshotState): void {
-  if (from === to || NEXT[from].includes(to)) return;
-  throw new SnapstoreError('BAD_STATE', `snapshot "${name}" is ${from}; it cannot become ${to}`, {
+export function checkTransition(name: string, mode: 'checkpoint' | 'update', from: SnapshotState, to: SnapshotState): void {
+  if (from === to || (mode === 'update' ? UPDATE : CHECKPOINT)[from].includes(to)) return;
+  throw new SnapstoreError('BAD_STATE', `snapshot "${name}" (${mode} mode) is ${from}; it cannot become ${to}`, {
     hint: '`snapstore status` shows where it stands; `snapstore recover` finishes an interrupted step',
   });
 }

@@ -11,7 +11,9 @@ import { findManifest } from '../store/manifest.js';
 import type { Bytes } from '../units/units.js';
 import { sectorsToBytes } from '../units/units.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
-import { readSnapshot, snapshotNames } from './manifest.js';
+import { originLabel, readSnapshot, snapshotNames } from './manifest.js';
+import { updateDevice } from './update-stack.js';
+import { LinearTarget, SnapshotMergeTarget, SnapshotTarget } from '../dm/targets.js';
 import type { Platform } from './platform.js';
 import { linuxPlatform } from './platform.js';
 import { inspectStack, stackNames } from './stack.js';
@@ -26,8 +28,9 @@ export interface SnapshotReport {
   readonly name: string;
   readonly mode: SnapshotMode;
   readonly state: SnapshotState;
-  readonly origin: { readonly dmName: string; readonly device: string };
-  /** the snapshot's device (the pre-update view), while it is live */
+  /** the origin: its dm name (null for a plain device) and its device node */
+  readonly origin: { readonly dmName: string | null; readonly device: string };
+  /** the snapshot's device while it is live: a checkpoint's pre-update view, an update's new contents */
   readonly snapshotDevice: string | null;
   readonly store: { readonly name: string; readonly file: string | null; readonly size: Bytes | null; readonly pending: boolean };
   readonly chunkSize: Bytes;
@@ -66,33 +69,74 @@ function health(status: SnapshotStatus | undefined): Health {
   }
 }
 
-function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): SnapshotReport {
-  const dm = platform.dm;
-  const n = stackNames(m.name);
-  const s = inspectStack(dm, m.name, m.origin.dmName);
-  const store = findManifest(stateDir, m.store);
-  const problems: string[] = [];
-  let status: SnapshotStatus | undefined;
-  if (s.originKind === 'origin' && s.snap) status = parseSnapshotStatus(dm.status(n.snap)[0]?.params ?? '');
-  if (s.originKind === 'merge') status = parseSnapshotStatus(dm.status(m.origin.dmName)[0]?.params ?? '');
-  const live = s.originKind === 'origin' && s.snap !== undefined;
+type Seen = { readonly status: SnapshotStatus | undefined; readonly live: boolean; readonly merging: boolean; readonly snapshotDevice: string | null; readonly problems: string[] };
+
+/** An update's devices against its state. */
+function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
+  const dev = updateDevice(m.name);
+  const info = dm.find(dev);
+  const cow = dm.find(stackNames(m.name).cow);
+  const only = info?.activeTable ? dm.table(dev) : [];
+  const kind = only.length !== 1 ? (info ? 'other' : 'absent') : only[0] instanceof SnapshotTarget ? 'snapshot' : only[0] instanceof SnapshotMergeTarget ? 'merge' : only[0] instanceof LinearTarget ? 'passthrough' : 'other';
+  const status = kind === 'snapshot' || kind === 'merge' ? parseSnapshotStatus(dm.status(dev)[0]?.params ?? '') : undefined;
+  const gone = kind === 'absent' && !cow;
   const wanted: Record<SnapshotState, (() => boolean) | undefined> = {
     creating: undefined,
-    active: () => live || (s.originKind === 'plain' && !s.real && !s.cow && !s.snap),
+    active: () => kind === 'snapshot' || gone,
+    'rollback-pending': () => kind === 'snapshot' || gone,
+    merging: () => kind === 'merge' || gone,
+    committing: undefined,
+    discarding: undefined,
+    'rolling-back': undefined,
+    committed: () => gone || (kind === 'passthrough' && !cow),
+    'rolled-back': () => gone,
+    discarded: () => gone,
+  };
+  const problems: string[] = [];
+  const check = wanted[m.state];
+  if (check && !check()) problems.push(`the kernel has ${dev} ${kind === 'absent' ? 'absent' : `as ${kind}`}${cow ? ` with ${cow.name}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
+  if (info?.suspended) problems.push(`${dev} is suspended: \`snapstore recover\` resumes it`);
+  return { status, live: kind === 'snapshot', merging: kind === 'merge', snapshotDevice: info ? nodePath(dev) : null, problems };
+}
+
+/** A checkpoint's devices against its state. */
+function seenCheckpoint(dm: Platform['dm'], m: SnapshotManifest): Seen {
+  const d = m.origin.dmName!;
+  const n = stackNames(m.name);
+  const s = inspectStack(dm, m.name, d);
+  let status: SnapshotStatus | undefined;
+  if (s.originKind === 'origin' && s.snap) status = parseSnapshotStatus(dm.status(n.snap)[0]?.params ?? '');
+  if (s.originKind === 'merge') status = parseSnapshotStatus(dm.status(d)[0]?.params ?? '');
+  const live = s.originKind === 'origin' && s.snap !== undefined;
+  const bare = s.originKind === 'plain' && !s.real && !s.cow && !s.snap;
+  const wanted: Record<SnapshotState, (() => boolean) | undefined> = {
+    creating: undefined,
+    active: () => live || bare,
     'rollback-pending': () => live || (s.originKind === 'plain' && !s.real),
     merging: () => s.originKind === 'merge' || (s.originKind === 'plain' && !s.real),
     committing: undefined,
     discarding: undefined,
-    committed: () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
-    'rolled-back': () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
-    discarded: () => s.originKind === 'plain' && !s.real && !s.cow && !s.snap,
+    'rolling-back': undefined,
+    committed: () => bare,
+    'rolled-back': () => bare,
+    discarded: () => bare,
   };
+  const problems: string[] = [];
   const check = wanted[m.state];
-  if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${m.origin.dmName} is not present`);
-  if (check && !check()) problems.push(`the kernel has ${m.origin.dmName} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
-  if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding') problems.push(`"${m.state}" is a step that did not finish: \`snapstore recover\``);
-  if (m.invalid) problems.push('the kernel invalidated the snapshot: the rollback is lost');
-  if (s.origin?.suspended) problems.push(`${m.origin.dmName} is suspended: \`snapstore recover\` resumes it`);
+  if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${d} is not present`);
+  if (check && !check()) problems.push(`the kernel has ${d} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
+  if (s.origin?.suspended) problems.push(`${d} is suspended: \`snapstore recover\` resumes it`);
+  return { status, live, merging: s.originKind === 'merge', snapshotDevice: live ? nodePath(n.snap) : null, problems };
+}
+
+function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): SnapshotReport {
+  const dm = platform.dm;
+  const store = findManifest(stateDir, m.store);
+  const seen = m.mode === 'update' ? seenUpdate(dm, m) : seenCheckpoint(dm, m);
+  const { status } = seen;
+  const problems = [...seen.problems];
+  if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding' || m.state === 'rolling-back') problems.push(`"${m.state}" is a step that did not finish: \`snapstore recover\``);
+  if (m.invalid) problems.push(m.mode === 'update' ? 'the kernel invalidated the snapshot: the update in it is incomplete' : 'the kernel invalidated the snapshot: the rollback is lost');
   const usage =
     status?.state === 'active'
       ? {
@@ -106,12 +150,12 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
     name: m.name,
     mode: m.mode,
     state: m.state,
-    origin: { dmName: m.origin.dmName, device: nodePath(m.origin.dmName) },
-    snapshotDevice: live ? nodePath(n.snap) : null,
+    origin: { dmName: m.origin.dmName ?? null, device: m.origin.dmName !== undefined ? nodePath(m.origin.dmName) : originLabel(m) },
+    snapshotDevice: seen.snapshotDevice,
     store: { name: m.store, file: store?.file ?? null, size: store?.usableBytes ?? null, pending: Boolean(m.storePending) },
     chunkSize: m.chunkSize,
     usage,
-    mergeRemaining: s.originKind === 'merge' && status?.state === 'active' ? sectorsToBytes((status.allocated - status.metadata) as typeof status.total) : null,
+    mergeRemaining: seen.merging && status?.state === 'active' ? sectorsToBytes((status.allocated - status.metadata) as typeof status.total) : null,
     health: isFinished(m.state) ? 'finished' : m.invalid ? 'invalid' : status ? health(status) : 'inactive',
     agrees: problems.length === 0,
     problems,

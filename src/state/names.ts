@@ -27,12 +27,16 @@ const NAME_PREFIX = 'snapstore-';
 /**
  * What a dm device of ours is for: `cow` the store as a block device, `real`
  * the origin's own table moved aside, `snap` the snapshot, `origin` the
- * origin while we own its name.
+ * origin while we own its name, `update` the writable snapshot of update
+ * mode, which the system mounts (named `snapstore-NAME`, no suffix).
  */
-export type DeviceRole = 'cow' | 'real' | 'snap' | 'origin';
-export const DEVICE_ROLES: readonly DeviceRole[] = ['cow', 'real', 'snap', 'origin'];
+export type DeviceRole = 'cow' | 'real' | 'snap' | 'origin' | 'update';
+export const DEVICE_ROLES: readonly DeviceRole[] = ['cow', 'real', 'snap', 'origin', 'update'];
 
-export const dmName = (name: string, role: DeviceRole): string => `${NAME_PREFIX}${name}-${role}`;
+export const dmName = (name: string, role: DeviceRole): string => (role === 'update' ? `${NAME_PREFIX}${name}` : `${NAME_PREFIX}${name}-${role}`);
+
+/** A snapshot name that would make an update device named like another snapshot's device (`x-cow`). */
+export const endsLikeARole = (name: string): boolean => DEVICE_ROLES.some((r) => r !== 'update' && name.endsWith(`-${r}`));
 export const dmUuid = (name: string, role: DeviceRole): string => `${UUID_PREFIX}${name}-${role}`;
 
 /** The name and role of a dm uuid of ours, or undefined for anyone else's. */

@@ -90,7 +90,7 @@ describe('create', () => {
     ['a plain partition', () => {}, { origin: '/dev/vda' }, /plain disk or partition.*nothing can be put beneath it/, 'ORIGIN_UNSUPPORTED'],
     ['a path that is no device', () => {}, { origin: '/dev/nope' }, /not a block device/, 'ORIGIN_UNSUPPORTED'],
     ['a bad name', () => {}, { name: '../x' }, /not allowed/, 'BAD_NAME'],
-    ['update mode (not yet)', () => {}, { mode: 'update' }, /not available yet/, 'BAD_VALUE'],
+    ['a mode that is neither', () => {}, { mode: 'snapshot' as never }, /not checkpoint or update/, 'BAD_VALUE'],
     ['a state directory on the origin', () => (p.stateDirDevice = p.originDev()), {}, /on data, the filesystem being snapshotted/, 'STATE_ON_ORIGIN'],
     [
       'dm-crypt with its key in the keyring',

@@ -7,10 +7,11 @@
  * kernel wrote: a persistent snapshot going live writes its store's header.
  */
 import * as fs from 'node:fs';
-import type { Platform } from '../../src/snapshot/platform.js';
+import type { OfflineMergeRequest, PlainDevice, Platform } from '../../src/snapshot/platform.js';
+import type { MergeSummary } from '../../src/cow/merge.js';
 import { SnapstoreError } from '../../src/errors.js';
 import { LinearTarget, SnapshotMergeTarget, SnapshotTarget, type Target } from '../../src/dm/targets.js';
-import { deviceNumber, formatDeviceNumber, type DeviceNumber } from '../../src/linux/device-number.js';
+import { deviceNumber, formatDeviceNumber, sameDevice, type DeviceNumber } from '../../src/linux/device-number.js';
 import type { StateLock } from '../../src/state/lock.js';
 import { parseDmUuid, statePaths } from '../../src/state/names.js';
 import type { CreateStoreOptions } from '../../src/store/create.js';
@@ -68,6 +69,38 @@ export class FakePlatform implements Platform {
     };
   }
 
+  /** Plain disks by kernel name (update mode's origins): their size and partition UUID. */
+  readonly plain = new Map<string, { dev: DeviceNumber; sectors: number; partUuid: string | undefined }>();
+
+  /** A plain disk or partition `/dev/NAME` (not dm), as an update's origin. */
+  addPlain(name: string, dev: DeviceNumber, sectors: number, partUuid?: string): void {
+    this.dm.addDisk(name, dev, sectors);
+    this.plain.set(name, { dev, sectors, partUuid });
+    this.paths.set(`/dev/${name}`, dev);
+  }
+
+  /** Marks a plain disk mounted (or not). */
+  mountPlain(name: string, at: string | undefined): void {
+    const dev = this.plain.get(name)!.dev;
+    if (at === undefined) this.mounts.delete(formatDeviceNumber(dev));
+    else this.mounts.set(formatDeviceNumber(dev), at);
+    this.dm.mount(dev, at);
+  }
+
+  async describeDevice(dev: DeviceNumber): Promise<PlainDevice> {
+    const holders = this.dm.list().filter((d) => this.dm.find(d.name)?.activeTable && this.dm.deps(d.name).some((u) => sameDevice(u, dev))).map((d) => d.name);
+    for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid };
+    const name = this.dm.nameOf(dev);
+    return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined };
+  }
+
+  async findDevice(by: { partUuid?: string; kernelName?: string }): Promise<DeviceNumber | undefined> {
+    for (const [kernelName, p] of this.plain) {
+      if (by.partUuid !== undefined ? p.partUuid === by.partUuid : kernelName === by.kernelName) return p.dev;
+    }
+    return undefined;
+  }
+
   /** The system's boot: the origin passthrough over the disk (after a power-off, nothing else). */
   boot(): void {
     const dev = this.dm.createDeviceNow(ORIGIN, ORIGIN_TABLE, ORIGIN_UUID);
@@ -78,6 +111,7 @@ export class FakePlatform implements Platform {
   reboot(): void {
     this.dm.powerOff();
     this.mounts.clear();
+    for (const p of this.plain.values()) this.dm.mount(p.dev, undefined);
     this.boot();
   }
 
@@ -142,6 +176,19 @@ export class FakePlatform implements Platform {
     };
     writeManifest(lock, m);
     return m;
+  }
+
+  /** Offline merges asked for: the store and the origin device, in order. */
+  readonly offlineMerges: { store: string; origin: string }[] = [];
+
+  async mergeOffline(_lock: StateLock, o: OfflineMergeRequest): Promise<MergeSummary> {
+    // The origin must be unused, as the real merge opens it exclusively.
+    const name = this.dm.nameOf(o.origin);
+    if (this.mounts.has(formatDeviceNumber(o.origin)) || (name !== undefined && this.dm.info(name).openCount > 0)) {
+      throw new SnapstoreError('DEVICE_IN_USE', `origin ${formatDeviceNumber(o.origin)} is in use (fake)`, { hint: 'unmount it' });
+    }
+    this.offlineMerges.push({ store: o.store, origin: formatDeviceNumber(o.origin) });
+    return { outcome: 'merged', totalExceptions: 8, alreadyMerged: 0, chunks: 8, bytes: (8 * 4096) as Bytes, reads: 1, writes: 1, batches: 1, verified: false, seconds: 0, bytesPerSecond: 0 };
   }
 
   async deleteStore(lock: StateLock, name: string): Promise<void> {

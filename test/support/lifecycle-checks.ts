@@ -15,38 +15,55 @@ import { UUID_PREFIX } from '../../src/state/names.js';
 import { StateDir } from '../../src/state/state-dir.js';
 import { findManifest } from '../../src/store/manifest.js';
 
-export function checkConsistent(o: { dm: DeviceMapperApi; platform?: Platform; stateDir: string; name: string; origin: string; ownTable: string }): void {
-  const { dm, stateDir, name, origin } = o;
+/** An update's devices: none, or `snapstore-NAME` (snapshot, or snapshot-merge while merging) over its cow. */
+function checkUpdateDevices(dm: DeviceMapperApi, state: string, name: string, ours: string[]): void {
+  if (['active', 'rollback-pending', 'merging'].includes(state) && ours.length) {
+    expect(ours).toEqual([`snapstore-${name}`, `snapstore-${name}-cow`]);
+    expect(formatTable(dm.table(`snapstore-${name}`), dm.features())).toMatch(state === 'merging' ? / snapshot-merge / : / snapshot /);
+    return;
+  }
+  if (!['active', 'rollback-pending', 'merging'].includes(state)) expect(['committed', 'discarded', 'rolled-back']).toContain(state);
+  expect(ours).toEqual([]);
+}
+
+/** `origin`: a checkpoint's origin dm device and its own table (an update's origin is never loaded: not checked here). */
+export function checkConsistent(o: { dm: DeviceMapperApi; platform?: Platform; stateDir: string; name: string; origin?: string; ownTable?: string }): void {
+  const { dm, stateDir, name } = o;
   const dir = StateDir.need(stateDir);
   const m = readSnapshot(dir, name);
   const ours = dm
     .list(UUID_PREFIX)
     .map((d) => d.name)
-    .filter((n) => n.startsWith(`snapstore-${name}-`))
+    .filter((n) => n.startsWith(`snapstore-${name}-`) || n === `snapstore-${name}`)
     .sort();
   for (const d of dm.list()) expect(dm.info(d.name).suspended, `${d.name} suspended`).toBe(false);
+  if (m.mode === 'update') checkUpdateDevices(dm, m.state, name, ours);
+  else checkCheckpointDevices(dm, m.state, name, ours, o.origin!, o.ownTable!);
+  const storeWanted = ['active', 'rollback-pending', 'merging'].includes(m.state) || Boolean(m.keepStore) || Boolean(m.storePending);
+  expect(findManifest(dir, name) !== undefined, `store of ${name} (${m.state})`).toBe(storeWanted);
+  const [status] = snapshotStatus({ stateDir, name, ...(o.platform ? { platform: o.platform } : {}) });
+  expect(status?.problems).toEqual([]);
+}
+
+function checkCheckpointDevices(dm: DeviceMapperApi, state: string, name: string, ours: string[], origin: string, ownTable: string): void {
   const table = formatTable(dm.table(origin), dm.features());
-  switch (m.state) {
+  switch (state) {
     case 'active':
     case 'rollback-pending':
       if (ours.length) {
         expect(ours).toEqual([`snapstore-${name}-cow`, `snapstore-${name}-real`, `snapstore-${name}-snap`]);
         expect(table).toMatch(/snapshot-origin/);
-      } else expect(table).toBe(o.ownTable);
+      } else expect(table).toBe(ownTable);
       break;
     case 'merging':
       if (ours.length) {
         expect(ours).toEqual([`snapstore-${name}-cow`, `snapstore-${name}-real`]);
         expect(table).toMatch(/snapshot-merge/);
-      } else expect(table).toBe(o.ownTable);
+      } else expect(table).toBe(ownTable);
       break;
     default:
-      expect(['committed', 'discarded', 'rolled-back']).toContain(m.state);
+      expect(['committed', 'discarded', 'rolled-back']).toContain(state);
       expect(ours).toEqual([]);
-      expect(table).toBe(o.ownTable);
+      expect(table).toBe(ownTable);
   }
-  const storeWanted = ['active', 'rollback-pending', 'merging'].includes(m.state) || Boolean(m.keepStore) || Boolean(m.storePending);
-  expect(findManifest(dir, name) !== undefined, `store of ${name} (${m.state})`).toBe(storeWanted);
-  const [status] = snapshotStatus({ stateDir, name, ...(o.platform ? { platform: o.platform } : {}) });
-  expect(status?.problems).toEqual([]);
 }

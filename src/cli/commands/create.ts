@@ -1,5 +1,8 @@
 import { createSnapshot } from '../../snapshot/create.js';
-import type { SnapshotMode } from '../../snapshot/manifest.js';
+import { originLabel, type SnapshotMode } from '../../snapshot/manifest.js';
+import { nodePath } from '../../dm/nodes.js';
+import { stackNames } from '../../snapshot/stack.js';
+import { updateDevice } from '../../snapshot/update-stack.js';
 import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 import { waitLockMs } from './lock-option.js';
@@ -41,6 +44,12 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
     return;
   }
   const m = r.manifest!;
-  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: `/dev/mapper/snapstore-${m.name}-snap` });
-  ctx.out(`created checkpoint "${m.name}" of ${m.origin.dmName}: ${formatBytes(parseSize(options.size))} store, chunk ${formatBytes(m.chunkSize)}; commit or roll back after the update (\`snapstore status ${m.name}\`)`);
+  const device = nodePath(m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap);
+  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device });
+  const size = `${formatBytes(parseSize(options.size))} store, chunk ${formatBytes(m.chunkSize)}`;
+  ctx.out(
+    m.mode === 'update'
+      ? `created update snapshot "${m.name}" of ${originLabel(m)}: ${size}; write the update into ${device}, then reboot and \`snapstore activate\`; commit or roll back after (\`snapstore status ${m.name}\`)`
+      : `created checkpoint "${m.name}" of ${originLabel(m)}: ${size}; commit or roll back after the update (\`snapstore status ${m.name}\`)`,
+  );
 }

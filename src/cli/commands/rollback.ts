@@ -1,11 +1,13 @@
 import { rollbackSnapshot } from '../../snapshot/rollback.js';
 import { formatBytes, sectorsToBytes, type Sectors } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
+import { offlineMergeProgress } from '../progress.js';
 import { waitLockMs } from './lock-option.js';
 
 export interface RollbackCommandOptions {
   name: string;
   wait?: boolean;
+  offline?: boolean;
   keepStore?: boolean;
   waitLock?: string | boolean;
   stateDir: string;
@@ -18,11 +20,13 @@ export async function run(options: RollbackCommandOptions, ctx: CommandContext):
     r = await rollbackSnapshot({
       name: options.name,
       wait: Boolean(options.wait),
+      offline: Boolean(options.offline),
       keepStore: Boolean(options.keepStore),
       stateDir: options.stateDir,
       waitLockMs: waitLockMs(options.waitLock),
       log: (l) => ctx.err(l),
       onProgress: (p) => bar.update(p.initial - p.remaining, p.initial),
+      onOfflineProgress: offlineMergeProgress(bar),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
   } finally {

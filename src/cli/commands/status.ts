@@ -15,7 +15,7 @@ function columns(rows: string[][]): string[] {
 
 function row(s: SnapshotReport): string[] {
   const used = s.usage ? `${formatBytes(s.usage.used)} (${s.usage.usedPercent}%)` : s.mergeRemaining !== null ? `${formatBytes(s.mergeRemaining)} to merge` : '-';
-  return [s.name, s.mode, s.state, s.origin.dmName, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), s.health, s.agrees ? 'yes' : 'NO'];
+  return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), s.health, s.agrees ? 'yes' : 'NO'];
 }
 
 export async function run(options: StatusCommandOptions, ctx: CommandContext): Promise<void> {
@@ -30,7 +30,7 @@ export async function run(options: StatusCommandOptions, ctx: CommandContext): P
     if (options.name !== undefined) {
       ctx.out('');
       ctx.out(`  origin:    ${s.origin.device}`);
-      if (s.snapshotDevice) ctx.out(`  snapshot:  ${s.snapshotDevice} (the contents before the update, read-only use)`);
+      if (s.snapshotDevice) ctx.out(`  snapshot:  ${s.snapshotDevice} (${s.mode === 'update' ? 'the contents with the update' : 'the contents before the update, read-only use'})`);
       ctx.out(`  store:     ${s.store.file ?? '(deleted)'}${s.store.pending ? ' (waits for its filesystem to be deleted)' : ''}`);
       ctx.out(`  created:   ${s.createdAt}; last change ${s.updatedAt}`);
     }
