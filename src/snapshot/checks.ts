@@ -125,6 +125,25 @@ export function checkStateDirOffOrigin(platform: Platform, stateDir: string, ori
   }
 }
 
+/**
+ * A new store must not be made on a filesystem whose device carries a live
+ * snapshot (a checkpoint of it, ours or LVM's): its blocks would be new under
+ * that snapshot, and that snapshot's rollback would write old contents over
+ * them while this one still uses them (docs/design.md "Extension hazard").
+ */
+export function checkStoreFsUnsnapshotted(platform: Platform, storePath: string): void {
+  let probe = path.dirname(storePath);
+  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
+  const fsDm = platform.dm.nameOf(platform.filesystemDevice(probe));
+  if (fsDm === undefined) return;
+  const snap = platform.dm.table(fsDm).find((t) => t instanceof SnapshotOriginTarget || t instanceof SnapshotMergeTarget);
+  if (snap) {
+    throw new SnapstoreError('STACK_UNSUPPORTED', `the store ${storePath} would be on ${fsDm}, which carries a ${snap.type} target (a live snapshot of that filesystem): the new store's blocks would be overwritten if that snapshot is rolled back`, {
+      hint: 'put the store on a filesystem with no snapshot in progress, or make this snapshot before the other one (commit or roll back that one first)',
+    });
+  }
+}
+
 /** disk_header (dm-snap-persistent.c): magic 'SnAp', valid, version 1, chunk size in sectors. */
 export interface StoreHeader {
   readonly written: boolean;

@@ -17,7 +17,7 @@ import type { Bytes, ChunkSize } from '../units/units.js';
 import { formatBytes } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
 import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
-import { checkOrigin, checkStateDirOffOrigin, checkUpdateOrigin } from './checks.js';
+import { checkOrigin, checkStateDirOffOrigin, checkStoreFsUnsnapshotted, checkUpdateOrigin } from './checks.js';
 import { attachUpdate, updateDevice } from './update-stack.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
@@ -135,6 +135,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
     }
     const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, lock.dir.path, origin);
+    checkStoreFsUnsnapshotted(platform, options.store);
     const left = [...Object.values(stackNames(name)), updateDevice(name)].filter((d) => platform.dm.find(d));
     if (left.length) {
       throw new SnapstoreError('STACK_MISMATCH', `devices of a snapshot named "${name}" are present already (${left.join(', ')})`, {
@@ -231,6 +232,7 @@ async function dryRun(options: CreateSnapshotOptions, name: string): Promise<Cre
     }
     const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, dir?.path ?? options.stateDir, origin);
+    checkStoreFsUnsnapshotted(platform, options.store);
     return { manifest: undefined, plan: plan(name, origin, platform, options) };
   } finally {
     own?.close();

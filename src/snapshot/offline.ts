@@ -10,6 +10,7 @@
  */
 import { parseSnapshotStatus } from '../dm/status.js';
 import { SnapstoreError } from '../errors.js';
+import type { Bytes } from '../units/units.js';
 import type { MergeProgress, MergeSummary } from '../cow/merge.js';
 import { readManifest } from '../store/manifest.js';
 import { dropStack } from './build.js';
@@ -26,6 +27,17 @@ import { inspectUpdate, updateDevice } from './update-stack.js';
 export interface OfflineOptions {
   readonly onProgress?: (p: MergeProgress) => void;
   readonly signal?: AbortSignal;
+  /** data per batch: one origin flush and one store commit each (default 64 MiB) */
+  readonly batchBytes?: Bytes;
+}
+
+/** The offline merge's options out of a command's (`onOfflineProgress`, `signal`, `offlineBatch`). */
+export function offlineOptions(o: { readonly onOfflineProgress?: (p: MergeProgress) => void; readonly signal?: AbortSignal; readonly offlineBatch?: Bytes }): OfflineOptions {
+  return {
+    ...(o.onOfflineProgress ? { onProgress: o.onOfflineProgress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.offlineBatch !== undefined ? { batchBytes: o.offlineBatch } : {}),
+  };
 }
 
 export function invalidSnapshot(op: Operation): SnapstoreError {
@@ -102,6 +114,7 @@ export async function mergeOffline(op: Operation, options: OfflineOptions): Prom
     store: m.store,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.batchBytes !== undefined ? { batchBytes: options.batchBytes } : {}),
   });
   faultPoint('after:offline merge');
   op.note({ mergeDone: true }, `merged offline: ${summary.chunks} chunks this run, ${summary.alreadyMerged} before`);

@@ -25,7 +25,7 @@ import { deleteStoreLocked } from '../store/delete.js';
 import { mergeStoreOffline } from '../store/offline.js';
 import type { MergeProgress, MergeSummary } from '../cow/merge.js';
 import type { StoreManifest } from '../store/manifest.js';
-import { bytes } from '../units/units.js';
+import { bytes, type Bytes } from '../units/units.js';
 
 export interface Platform {
   readonly dm: DeviceMapperApi;
@@ -58,6 +58,8 @@ export interface OfflineMergeRequest {
   readonly store: string;
   readonly onProgress?: (p: MergeProgress) => void;
   readonly signal?: AbortSignal;
+  /** data per batch (one origin flush and one table commit each) */
+  readonly batchBytes?: Bytes;
 }
 
 export interface PlainDevice {
@@ -161,6 +163,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
         dm,
         ...(o.onProgress ? { onProgress: o.onProgress } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.batchBytes !== undefined ? { batchBytes: o.batchBytes } : {}),
       });
     },
     async loadTargets(types) {

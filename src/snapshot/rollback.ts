@@ -14,7 +14,8 @@ import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
 import { goOnMerging, mergeStatus, type MergeProgress } from './merge.js';
-import { invalidSnapshot, mergeOffline } from './offline.js';
+import { invalidSnapshot, mergeOffline, offlineOptions } from './offline.js';
+import type { Bytes } from '../units/units.js';
 import { rollbackUpdate } from './update.js';
 import type { MergeProgress as OfflineProgress } from '../cow/merge.js';
 import { inspectStack, stackNames } from './stack.js';
@@ -30,6 +31,8 @@ export interface RollbackOptions extends LifecycleOptions {
   /** merge with our offline merge instead of the kernel's (the origin must stay unused; it blocks until done) */
   readonly offline?: boolean;
   readonly onOfflineProgress?: (p: OfflineProgress) => void;
+  /** --offline: data per batch (one origin flush and one store commit each; default 64 MiB) */
+  readonly offlineBatch?: Bytes;
 }
 
 export type RollbackOutcome = 'pending' | 'merging' | 'rolled-back' | 'already-rolled-back';
@@ -56,7 +59,7 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     if (options.keepStore && !m.keepStore) op.note({ keepStore: true }, 'the store is to be kept');
     if (options.offline) {
       if (m.state === 'merging' && m.mergeDone) return continueMerge(op, options, result);
-      const summary = await mergeOffline(op, { ...(options.onOfflineProgress ? { onProgress: options.onOfflineProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      const summary = await mergeOffline(op, offlineOptions(options));
       return result('rolled-back', `snapshot "${m.name}" is rolled back offline (${summary.chunks} chunks merged${summary.alreadyMerged ? `, ${summary.alreadyMerged} by an earlier run` : ''}): ${op.originDm} holds the old contents on its own table${storeNote(op)}`);
     }
 

@@ -13,7 +13,8 @@ import type { Operation } from './context.js';
 import { finish } from './finish.js';
 import { originLabel } from './manifest.js';
 import { finishMergeIfDone, goOnMerging, type MergeWaitOptions } from './merge.js';
-import { mergeOffline, refuseInvalid, type OfflineOptions } from './offline.js';
+import { mergeOffline, offlineOptions, refuseInvalid, type OfflineOptions } from './offline.js';
+import type { Bytes } from '../units/units.js';
 import { findOrigin, originInUse } from './origin.js';
 import type { RollbackOptions, RollbackResult } from './rollback.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
@@ -52,6 +53,8 @@ export async function rollbackUpdate(op: Operation, options: RollbackOptions): P
 export interface CommitUpdateOptions extends MergeWaitOptions {
   readonly offline?: boolean;
   readonly onOfflineProgress?: OfflineOptions['onProgress'];
+  /** --offline: data per batch (one origin flush and one store commit each; default 64 MiB) */
+  readonly offlineBatch?: Bytes;
 }
 
 export type CommitUpdateOutcome = 'committed' | 'merging' | 'already';
@@ -92,7 +95,7 @@ export async function commitUpdate(op: Operation, options: CommitUpdateOptions):
   }
   const done = `snapshot "${m.name}" is committed: ${originLabel(m)} holds the update`;
   if (options.offline && !(m.state === 'merging' && m.mergeDone)) {
-    const summary = await mergeOffline(op, { ...(options.onOfflineProgress ? { onProgress: options.onOfflineProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const summary = await mergeOffline(op, offlineOptions(options));
     return { outcome: 'committed', message: `${done} (merged offline: ${summary.chunks} chunks${summary.alreadyMerged ? `, ${summary.alreadyMerged} by an earlier run` : ''}); mount ${originLabel(m)} from now on${storeNote(op)}` };
   }
   if (m.state === 'merging' && m.mergeDone) {

@@ -18,6 +18,7 @@ import { fromNodeError } from '../linux/errors.js';
 import { fsyncDir } from '../linux/fs.js';
 import { lstatOrNone } from '../state/trust.js';
 import { withUndo } from '../util/undo.js';
+import type { Bytes } from '../units/units.js';
 import { sameBlocks } from './overlap.js';
 import { openOrigin, openStoreSource, type SourceOptions } from './sources.js';
 
@@ -44,6 +45,8 @@ export interface OfflineMergeOptions extends SourceOptions {
   readonly onProgress?: (p: MergeProgress) => void;
   /** stops at a safe point between batches (the store then holds what is left) */
   readonly signal?: AbortSignal;
+  /** data per batch: one origin flush and one table commit each (default 64 MiB) */
+  readonly batchBytes?: Bytes;
 }
 
 /** `merge --offline`: restartable; see cow/merge.ts for what it leaves at every moment. */
@@ -66,6 +69,7 @@ export async function mergeStoreOffline(options: OfflineMergeOptions): Promise<M
           storeExtents,
           onProgress: options.onProgress,
           signal: options.signal,
+          ...(options.batchBytes !== undefined ? { batchBytes: options.batchBytes } : {}),
         });
       } finally {
         origin.close();

@@ -74,17 +74,27 @@ describe('update mode: create', () => {
     expect(fs.readdirSync(stateDir)).toEqual([]);
   });
 
-  it.each([
+  const refusals: [string, () => void, Partial<CreateSnapshotOptions>, RegExp, string][] = [
     ['the origin mounted', () => p.mountPlain('vdb', '/mnt'), {}, /\/dev\/vdb is mounted at \/mnt: update mode/, 'ORIGIN_BUSY'],
     ['the origin held by a dm device', () => void p.dm.createDeviceNow('other', [new LinearTarget(sectors(8), VDB, sectors(0))]), {}, /is held by other/, 'ORIGIN_BUSY'],
     ['a dm origin that is open', () => p.dm.open(ORIGIN), { origin: ORIGIN_PATH }, /is mounted at \/data|is open/, 'ORIGIN_BUSY'],
     ['a name like one of our devices', () => {}, { name: 'x-cow' }, /ends like the name of one of a snapshot's devices/, 'BAD_NAME'],
-  ] as const)('refuses %s, changing nothing', async (_what, arrange, change, why, code) => {
+  ];
+  it.each(refusals)('refuses %s, changing nothing', async (_what, arrange, change, why, code) => {
     arrange();
     const before = p.dm.names();
     await expect(createSnapshot({ ...base(), ...change })).rejects.toMatchObject({ code, message: expect.stringMatching(why) });
     expect(p.dm.names()).toEqual(before);
     expect(fs.readdirSync(stateDir)).toEqual([]);
+  });
+
+  it('refuses a store on a filesystem that has a live checkpoint (its blocks would be new under it), changing nothing', async () => {
+    await createSnapshot({ ...base(), name: 'c1', origin: ORIGIN_PATH, mode: 'checkpoint', store: '/data/.snapstore/c1.store' });
+    p.stateDirDevice = p.originDev(); // the fake's filesystem of every path: data, carrying the checkpoint now
+    const before = p.dm.names();
+    await expect(createSnapshot(base())).rejects.toMatchObject({ code: 'STACK_UNSUPPORTED', message: expect.stringMatching(/carries a snapshot-origin target/) });
+    expect(p.dm.names()).toEqual(before);
+    expect(fs.existsSync(path.join(stateDir, 'snapshots', 'up1.json'))).toBe(false);
   });
 });
 

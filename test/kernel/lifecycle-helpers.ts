@@ -113,3 +113,17 @@ export function update(mnt: string): void {
 export function fsck(dev: string, type: 'ext4' | 'xfs'): string {
   return type === 'ext4' ? run('fsck.ext4', ['-fn', dev]) : run('xfs_repair', ['-n', dev]);
 }
+
+/** The sha256 of a whole block device, read by `sha256sum` (not our code). */
+export function deviceSha(dev: string): string {
+  return run('sha256sum', [dev]).split(' ')[0]!;
+}
+
+/** What boot 1 measured of the update-mode disks, for boot 2. */
+export function saveHashes(h: Record<string, string>): void {
+  fs.writeFileSync(path.join(META, 'hashes.json'), JSON.stringify(h));
+}
+
+export function loadHashes(): Record<string, string> {
+  return JSON.parse(fs.readFileSync(path.join(META, 'hashes.json'), 'utf8')) as Record<string, string>;
+}

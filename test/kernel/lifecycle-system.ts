@@ -12,14 +12,29 @@ export function bootDevices(): void {
   passthrough('data-b', 'b');
   passthrough('data-c', 'c');
   passthrough('data-g', 'g');
+  passthrough('data-h', 'h');
+  passthrough('data-i', 'i');
   loadCrypt();
   run('cryptsetup', ['open', '--disable-keyring', '--key-file', KEY, guestDisk('d'), 'crypt-d']);
 }
 
-export const MOUNTS = { a: '/tmp/mnt/a', b: '/tmp/mnt/b', c: '/tmp/mnt/c', d: '/tmp/mnt/d', g: '/tmp/mnt/g' } as const;
-export const DEVS = { a: '/dev/mapper/data-a', b: '/dev/mapper/data-b', c: '/dev/mapper/data-c', d: '/dev/mapper/crypt-d', g: '/dev/mapper/data-g' } as const;
+export const MOUNTS = { a: '/tmp/mnt/a', b: '/tmp/mnt/b', c: '/tmp/mnt/c', d: '/tmp/mnt/d', g: '/tmp/mnt/g', h: '/tmp/mnt/h', i: '/tmp/mnt/i' } as const;
+export const DEVS = {
+  a: '/dev/mapper/data-a',
+  b: '/dev/mapper/data-b',
+  c: '/dev/mapper/data-c',
+  d: '/dev/mapper/crypt-d',
+  g: '/dev/mapper/data-g',
+  h: '/dev/mapper/data-h',
+  i: '/dev/mapper/data-i',
+} as const;
 export type Fs = keyof typeof DEVS;
-export const TYPE: Record<Fs, 'ext4' | 'xfs'> = { a: 'ext4', b: 'ext4', c: 'xfs', d: 'ext4', g: 'ext4' };
+export const TYPE: Record<Fs, 'ext4' | 'xfs'> = { a: 'ext4', b: 'ext4', c: 'xfs', d: 'ext4', g: 'ext4', h: 'ext4', i: 'ext4' };
+/** Every filesystem the suite mounts, for the clean-up. */
+export const UNMOUNT_ALL = `sync; umount ${Object.values(MOUNTS).join(' ')} /tmp/mnt/new 2>/dev/null; true`;
+
+/** The update-mode origins: plain disks nothing uses (no passthrough), found again by their kernel name. */
+export const UPDATE_DISKS = ['u1', 'u2', 'u3'] as const;
 
 export function mount(x: Fs, extra: string[] = []): void {
   fs.mkdirSync(MOUNTS[x], { recursive: true });

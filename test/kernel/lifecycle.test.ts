@@ -11,7 +11,21 @@ import { kernelSuite } from '../vm/kernel-suite.js';
 const keep = mkdtempSync(join(tmpdir(), 'snapstore-lifecycle-'));
 afterAll(() => rmSync(keep, { recursive: true, force: true }));
 const disk = (name: string, sizeMiB: number) => ({ name, sizeMiB, path: join(keep, `${name}.img`) });
-const disks = [disk('meta', 64), disk('a', 256), disk('b', 256), disk('c', 320), disk('d', 256), disk('e', 64), disk('f', 80), disk('g', 256)];
+const disks = [
+  disk('meta', 64),
+  disk('a', 256),
+  disk('b', 256),
+  disk('c', 320),
+  disk('d', 256),
+  disk('e', 64),
+  disk('f', 80),
+  disk('g', 320),
+  disk('h', 192),
+  disk('i', 192),
+  disk('u1', 64),
+  disk('u2', 64),
+  disk('u3', 64),
+];
 
 await kernelSuite('lifecycle', [
   { files: ['test/kernel/lifecycle-before.guest.ts'], disks, timeoutSec: 900 },

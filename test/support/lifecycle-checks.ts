@@ -37,8 +37,11 @@ export function checkConsistent(o: { dm: DeviceMapperApi; platform?: Platform; s
     .filter((n) => n.startsWith(`snapstore-${name}-`) || n === `snapstore-${name}`)
     .sort();
   for (const d of dm.list()) expect(dm.info(d.name).suspended, `${d.name} suspended`).toBe(false);
-  if (m.mode === 'update') checkUpdateDevices(dm, m.state, name, ours);
-  else checkCheckpointDevices(dm, m.state, name, ours, o.origin!, o.ownTable!);
+  if (m.mode === 'update') {
+    checkUpdateDevices(dm, m.state, name, ours);
+    // An update's origin is never loaded: a dm origin keeps its own table all along.
+    if (o.origin !== undefined) expect(formatTable(dm.table(o.origin), dm.features())).toBe(o.ownTable);
+  } else checkCheckpointDevices(dm, m.state, name, ours, o.origin!, o.ownTable!);
   const storeWanted = ['active', 'rollback-pending', 'merging'].includes(m.state) || Boolean(m.keepStore) || Boolean(m.storePending);
   expect(findManifest(dir, name) !== undefined, `store of ${name} (${m.state})`).toBe(storeWanted);
   const [status] = snapshotStatus({ stateDir, name, ...(o.platform ? { platform: o.platform } : {}) });
