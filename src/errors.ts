@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   BAD_STATE: 'the snapshot is not in a state where that can be done',
   ORIGIN_UNSUPPORTED: 'the origin cannot carry a snapshot this way',
   ORIGIN_MOUNTED: 'the origin is mounted where it must not be',
+  ENROLL_REFUSED: 'the device cannot be enrolled, or unenrolled, as asked',
+  NOT_ENROLLED: 'no device is enrolled under that name',
   ORIGIN_BUSY: "an update's origin is mounted or held: nothing may use it",
   ORIGIN_CHANGED: 'the origin is not the device, or not in the state, the manifest records',
   STATE_ON_ORIGIN: 'the state directory is on the filesystem being snapshotted',

@@ -270,6 +270,22 @@ export function buildProgram(ctx: CommandContext): Command {
   ).action(command('discard', (opts, name) => ({ name, ...opts })));
 
   common(
+    waitLock(
+      examples(
+        program
+          .command('enroll <device>')
+          .description('a data filesystem on a plain partition: from boot on, mount it through /dev/mapper/snapstore-NAME (activate maps it), so that checkpoints work on it; prints the fstab (and, for LUKS, crypttab) lines')
+          .requiredOption('--name <name>', 'the name of the passthrough (required): /dev/mapper/snapstore-NAME'),
+        'snapstore enroll /dev/sda3 --name data',
+      ),
+    ),
+  ).action(command('enroll', (opts, device) => ({ device, ...opts })));
+
+  common(
+    waitLock(examples(program.command('unenroll <name>').description('undo enroll: the passthrough goes (now, or at the next boot while it is in use); mount the partition itself again'), 'snapstore unenroll data')),
+  ).action(command('unenroll', (opts, name) => ({ name, ...opts })));
+
+  common(
     waitLock(examples(program.command('recover').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
   ).action(command('recover', (opts) => opts));
 

@@ -12,14 +12,15 @@ import type { StoreManifest } from '../store/manifest.js';
 import { StateDir } from '../state/state-dir.js';
 import { readManifest } from '../store/manifest.js';
 import { attachMerge, attachSnapshot, dropStack, ensureCow, ensureReal, ownTable } from './build.js';
-import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
+import { checkStoreHeader, storeLocation } from './checks.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
 import { readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone } from './merge.js';
 import { recoverCreating } from './recover.js';
 import { inspectStack } from './stack.js';
-import { findOrigin, originInUse, type OriginNow } from './origin.js';
+import { findOrigin, mountedAbove, originInUse, type OriginNow } from './origin.js';
+import { mapAllEnrolled, type MapAction } from './enroll.js';
 import { originLabel } from './manifest.js';
 import { attachUpdate, attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 import { isFinished } from './states.js';
@@ -38,7 +39,9 @@ export type ActivateAction =
   | 'finished'
   | 'undone'
   | 'nothing'
-  | 'invalid';
+  | 'invalid'
+  /** an enrolled partition's passthrough */
+  | MapAction;
 
 export interface ActivateResult {
   readonly name: string;
@@ -52,7 +55,9 @@ export async function activateSnapshots(options: ActivateOptions): Promise<Activ
   if (!options.names?.length && !StateDir.find(options.stateDir)) return [];
   return withLifecycle(options, false, async (platform, lock) => {
     const names = options.names?.length ? options.names : snapshotNames(lock.dir, (d) => fs.readdirSync(d));
-    const out: ActivateResult[] = [];
+    // Enrolled partitions first: a checkpoint of one is over its passthrough.
+    const out: ActivateResult[] = await mapAllEnrolled(platform, lock);
+    for (const r of out) log(r.message);
     for (const name of names) {
       const op = new Operation(platform, lock, readSnapshot(lock.dir, name), log);
       out.push(await activateOne(op));
@@ -63,13 +68,13 @@ export async function activateSnapshots(options: ActivateOptions): Promise<Activ
 
 /** The store's header on the disk agrees with its manifest; a store the kernel marked invalid is reported. */
 function checkHeader(op: Operation, store: StoreManifest, origin: OriginNow): 'valid' | 'invalid' {
-  const dev = op.manifest.mode === 'checkpoint' && storeOnOrigin(store, op.originDm) ? origin.dev : storeDevice(op.dm, store);
-  if (!dev) {
+  const at = storeLocation(op.dm, op.manifest, store, origin.dev);
+  if (!at) {
     throw new SnapstoreError('DEVICE_NOT_FOUND', `the device of store "${store.name}" (dm device ${store.device.dmName ?? store.device.kernelName}) is not present`, {
       hint: 'set up the device the store lives on first',
     });
   }
-  const h = checkStoreHeader(op.platform, dev, store);
+  const h = checkStoreHeader(op.platform, at, store);
   if (!h.written) {
     throw new SnapstoreError('STORE_HEADER_MISMATCH', `the header of store "${store.name}" is all zeros: no snapshot ever wrote to it, though snapshot "${op.name}" was made over it`, {
       hint: 'nothing was changed; the map does not point at the store. `snapstore commit` drops the snapshot without using it',
@@ -116,7 +121,7 @@ async function activateOne(op: Operation): Promise<ActivateResult> {
     if (await finishMergeIfDone(op)) return result('merge-finished', `the rollback of "${m.name}" had finished merging: the origin is back on its own table`);
     return result('merging', `the rollback of "${m.name}" is merging`);
   }
-  const mounted = op.platform.mountedAt(origin.dev);
+  const mounted = await mountedAbove(op.platform, origin.dev);
   if (mounted !== undefined && s.originKind === 'plain') {
     throw new SnapstoreError(
       'ORIGIN_MOUNTED',

@@ -47,7 +47,7 @@ export async function ensureReal(op: Operation, table: readonly Target[]): Promi
  */
 export async function ensureCow(op: Operation, store: StoreManifest, real?: DeviceInfo): Promise<DeviceInfo> {
   const n = stackNames(op.name);
-  const table = cowTable(op.dm, store, real ? { dmName: op.originDm, real: real.dev } : undefined);
+  const table = cowTable(op.dm, store, real ? { dmName: op.originDm, real: real.dev, ...(op.manifest.beneath ? { beneath: op.manifest.beneath } : {}) } : undefined);
   const have = op.dm.find(n.cow);
   if (have) {
     if (!same(op, op.dm.table(n.cow), table)) throw new SnapstoreError('STACK_MISMATCH', `${n.cow} exists but does not map the store as its manifest says`, { hint: '`snapstore recover` removes a half-built stack' });
@@ -73,11 +73,16 @@ export async function attachSnapshot(op: Operation, real: DeviceInfo, cow: Devic
   const origin = originTable(length, real.dev);
   const snap = snapTable(length, real.dev, cow.dev, chunk);
   op.say(`suspending ${d}, loading snapshot-origin over ${n.real}, creating ${n.snap}, resuming ${d}`);
-  await op.suspended(d, async () => {
-    op.dm.load(d, origin);
-    if (!op.dm.find(n.snap)) await op.dm.createDevice(n.snap, stackUuids(op.name).snap, snap);
-    op.dm.resume(d);
-  });
+  const attach = () =>
+    op.suspended(d, async () => {
+      op.dm.load(d, origin);
+      if (!op.dm.find(n.snap)) await op.dm.createDevice(n.snap, stackUuids(op.name).snap, snap);
+      op.dm.resume(d);
+    });
+  // Beneath a crypt layer, its filesystem is frozen first (suspended with lockfs), as a stack is suspended top down.
+  const crypt = op.manifest.beneath?.crypt;
+  if (crypt !== undefined && op.dm.find(crypt)) await op.suspended(crypt, async () => (await attach(), op.dm.resume(crypt)));
+  else await attach();
 }
 
 /**

@@ -16,10 +16,36 @@ import { parseDmUuid } from '../state/names.js';
 import type { StoreManifest } from '../store/manifest.js';
 import type { Sectors } from '../units/units.js';
 import type { Platform } from './platform.js';
+import type { SnapshotManifest } from './manifest.js';
 import { tableSectors } from './stack.js';
 
+export interface CheckpointOrigin {
+  readonly dev: DeviceNumber;
+  readonly dmName: string;
+  readonly table: Target[];
+  /** the snapshot goes beneath this crypt layer (the path given), onto the enrolled passthrough under it */
+  readonly beneath?: { readonly crypt: string; readonly offset: number };
+}
+
+/**
+ * A crypt device opened over an enrolled partition's passthrough: the crypt
+ * layer's name and data offset, and the passthrough beneath it. A checkpoint
+ * of its filesystem goes there, beneath the crypt layer: it needs no key.
+ */
+function cryptOverEnrolled(platform: Platform, table: readonly Target[]): { below: string; offset: number } | undefined {
+  const only = table.length === 1 ? table[0] : undefined;
+  if (!(only instanceof OtherTarget && only.type === 'crypt')) return undefined;
+  // crypt <cipher> <key> <iv_offset> <device> <offset> [options] (Documentation/admin-guide/device-mapper/dm-crypt.rst)
+  const [, , , device, offset] = only.params.split(/\s+/);
+  if (device === undefined || offset === undefined || !/^\d+:\d+$/.test(device) || !/^\d+$/.test(offset)) return undefined;
+  const [major, minor] = device.split(':').map(Number);
+  const below = platform.dm.nameOf({ major: major!, minor: minor! } as DeviceNumber);
+  if (below === undefined || parseDmUuid(platform.dm.info(below).uuid)?.role !== 'origin') return undefined;
+  return { below, offset: Number(offset) };
+}
+
 /** The origin given as a path: a dm device whose table can be loaded again into another device. */
-export function checkOrigin(platform: Platform, originPath: string): { dev: DeviceNumber; dmName: string; table: Target[] } {
+export function checkOrigin(platform: Platform, originPath: string): CheckpointOrigin {
   const dev = platform.blockDevice(originPath);
   const dmName = platform.dm.nameOf(dev);
   if (dmName === undefined) {
@@ -27,12 +53,22 @@ export function checkOrigin(platform: Platform, originPath: string): { dev: Devi
       'ORIGIN_UNSUPPORTED',
       `${originPath} (${formatDeviceNumber(dev)}) is a plain disk or partition, not a device-mapper device: a mounted filesystem holds it exclusively, so nothing can be put beneath it to keep the old contents`,
       {
-        hint: 'mount the filesystem through a dm passthrough from boot on (a linear dm device over the partition, as `snapstore enroll` will set up), or snapshot it in update mode while it is not mounted',
+        hint: `enroll it (\`snapstore enroll ${originPath} --name NAME\`, then mount it as /dev/mapper/snapstore-NAME: from the next boot at the latest), or snapshot it in update mode while it is not mounted`,
       },
     );
   }
+  const beneath = cryptOverEnrolled(platform, platform.dm.table(dmName));
+  if (beneath !== undefined) {
+    const below = platform.dm.info(beneath.below);
+    return { ...checkDmOrigin(platform, beneath.below, below.dev, `/dev/mapper/${beneath.below}`), beneath: { crypt: dmName, offset: beneath.offset } };
+  }
+  return checkDmOrigin(platform, dmName, dev, originPath);
+}
+
+function checkDmOrigin(platform: Platform, dmName: string, dev: DeviceNumber, originPath: string): CheckpointOrigin {
   const info = platform.dm.info(dmName);
-  if (parseDmUuid(info.uuid)) {
+  // An enrolled partition's passthrough is ours, and made to be an origin.
+  if (parseDmUuid(info.uuid) && parseDmUuid(info.uuid)?.role !== 'origin') {
     throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${originPath} is ${dmName}, a device snapstore made for a snapshot (${info.uuid})`, { hint: 'give the origin the filesystem is mounted from' });
   }
   if (info.suspended) {
@@ -50,7 +86,7 @@ export function checkOrigin(platform: Platform, originPath: string): { dev: Devi
         'ORIGIN_UNSUPPORTED',
         `${dmName} is dm-crypt with its key in the kernel keyring (${t.params.split(/\s+/)[1]?.replace(/:[^:]*$/, ':...')}), as cryptsetup opens LUKS2 by default: its table cannot be loaded into another device ("Required key not available"), so the snapshot cannot go above the crypt layer`,
         {
-          hint: 'put the snapshot beneath the crypt layer: a passthrough over the partition set up before cryptsetup opens it (`snapstore enroll`, coming with update mode), or open the device with `cryptsetup open --disable-keyring` so its table carries the key',
+          hint: 'put the snapshot beneath the crypt layer: enroll the LUKS partition (`snapstore enroll`) and open it from the passthrough (crypttab), or open the device with `cryptsetup open --disable-keyring` so its table carries the key',
         },
       );
     }
@@ -88,7 +124,7 @@ export async function checkUpdateOrigin(platform: Platform, originPath: string):
   let table: Target[];
   if (dmName !== undefined) {
     const info = platform.dm.info(dmName);
-    if (parseDmUuid(info.uuid)) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${originPath} is ${dmName}, a device snapstore made (${info.uuid})`, { hint: 'give the device the update is for' });
+    if (parseDmUuid(info.uuid) && parseDmUuid(info.uuid)?.role !== 'origin') throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${originPath} is ${dmName}, a device snapstore made (${info.uuid})`, { hint: 'give the device the update is for' });
     if (info.suspended) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} is suspended: another tool is in the middle of changing it`, { hint: 'wait for it, or `dmsetup resume` it if you know why it was left suspended' });
     table = platform.dm.table(dmName);
     if (table.length === 0) throw new SnapstoreError('ORIGIN_UNSUPPORTED', `${dmName} has no table`, { hint: 'load its table first' });
@@ -158,8 +194,9 @@ const SNAP_MAGIC = 0x70416e53;
  * manifest: after a reboot the map is trusted only once its checksum (the
  * manifest validated) and the header on the disk agree.
  */
-export function checkStoreHeader(platform: Platform, dev: DeviceNumber, store: StoreManifest): StoreHeader {
-  const h = platform.readStore(dev, store, 512);
+export function checkStoreHeader(platform: Platform, at: StoreLocation, store: StoreManifest): StoreHeader {
+  const { dev } = at;
+  const h = platform.readStore(dev, store, 512, at.shift);
   const magic = h.readUInt32LE(0);
   if (magic === 0) return { written: false, valid: false, chunkSectors: 0 };
   const chunkSectors = h.readUInt32LE(12);
@@ -173,12 +210,21 @@ export function checkStoreHeader(platform: Platform, dev: DeviceNumber, store: S
   return { written: true, valid: h.readUInt32LE(4) !== 0, chunkSectors };
 }
 
-/** The store's filesystem device, when it is the origin or a dm device we can find. */
-export function storeOnOrigin(store: StoreManifest, originDmName: string): boolean {
-  return store.device.dmName === originDmName;
+/** Where a store's blocks are read raw: a device, and how far past their FIEMAP offsets. */
+export interface StoreLocation {
+  readonly dev: DeviceNumber;
+  readonly shift: Sectors;
 }
 
-/** dm device of the store's filesystem, for reading the store raw when it is not on the origin. */
-export function storeDevice(dm: DeviceMapperApi, store: StoreManifest): DeviceNumber | undefined {
-  return store.device.dmName === undefined ? undefined : dm.find(store.device.dmName)?.dev;
+/**
+ * Where snapshot `m`'s store is read raw: on the origin when it lives on the
+ * origin's filesystem (or on a crypt layer over it: beneath, past the crypt's
+ * data offset), else on its own filesystem's dm device; undefined when that
+ * device is not here.
+ */
+export function storeLocation(dm: DeviceMapperApi, m: SnapshotManifest, store: StoreManifest, originDev: DeviceNumber | undefined): StoreLocation | undefined {
+  if (m.mode === 'checkpoint' && store.device.dmName === m.origin.dmName) return originDev && { dev: originDev, shift: 0 as Sectors };
+  if (m.beneath !== undefined && store.device.dmName === m.beneath.crypt) return originDev && { dev: originDev, shift: m.beneath.offset as Sectors };
+  const dev = store.device.dmName === undefined ? undefined : dm.find(store.device.dmName)?.dev;
+  return dev && { dev, shift: 0 as Sectors };
 }

@@ -29,6 +29,16 @@ export interface LifecycleOptions {
   readonly waitLockMs?: number;
 }
 
+/** Runs `fn` with the platform given, or the real one (its device-mapper opened, and closed after). */
+export async function withPlatform<T>(given: Platform | undefined, fn: (platform: Platform) => Promise<T> | T): Promise<T> {
+  const own = given === undefined ? DeviceMapper.open() : undefined;
+  try {
+    return await fn(given ?? linuxPlatform(own!));
+  } finally {
+    own?.close();
+  }
+}
+
 /** Runs `fn` with the platform and the lock: `create` makes the state directory if it is missing. */
 export async function withLifecycle<T>(options: LifecycleOptions, create: boolean, fn: (platform: Platform, lock: StateLock) => Promise<T>): Promise<T> {
   const stateDir = create ? StateDir.ensure(options.stateDir, options.log) : StateDir.need(options.stateDir);
@@ -100,7 +110,9 @@ export class Operation {
    * always resumed if `fn` fails (its inactive table dropped first).
    */
   async suspended<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
-    this.held = [];
+    // Nested (a stack suspended top down): the outermost call holds the narration.
+    const outer = this.held === undefined;
+    if (outer) this.held = [];
     try {
       this.dm.suspend(name);
       try {
@@ -115,9 +127,11 @@ export class Operation {
         throw err;
       }
     } finally {
-      const lines = this.held;
-      this.held = undefined;
-      for (const l of lines) this.log(l);
+      if (outer) {
+        const lines = this.held ?? [];
+        this.held = undefined;
+        for (const l of lines) this.log(l);
+      }
     }
   }
 }

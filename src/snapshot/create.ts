@@ -14,13 +14,14 @@ import { OtherTarget } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
 import { checkName, endsLikeARole, statePaths } from '../state/names.js';
 import type { Bytes, ChunkSize } from '../units/units.js';
-import { formatBytes } from '../units/units.js';
+import { bytes, formatBytes } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
 import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
 import { checkOrigin, checkStateDirOffOrigin, checkStoreFsUnsnapshotted, checkUpdateOrigin } from './checks.js';
 import { attachUpdate, updateDevice } from './update-stack.js';
 import type { DeviceNumber } from '../linux/device-number.js';
-import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
+import { Operation, withLifecycle, withPlatform, type LifecycleOptions } from './context.js';
+import { findEnrolled } from './enroll.js';
 import { faultPoint } from './faults.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
 import { findSnapshot, SNAPSHOT_MANIFEST_VERSION, writeSnapshot } from './manifest.js';
@@ -29,8 +30,6 @@ import { stackNames, tableSectors } from './stack.js';
 import { isFinished } from './states.js';
 import { unlinkDurable } from '../state/files.js';
 import { StateDir } from '../state/state-dir.js';
-import { DeviceMapper } from '../dm/client.js';
-import { linuxPlatform } from './platform.js';
 
 export interface CreateSnapshotOptions extends LifecycleOptions {
   readonly name: string;
@@ -89,19 +88,21 @@ function plan(name: string, origin: CheckedOrigin, platform: Platform, o: Create
   return {
     steps: [
       allocate,
-      `create ${n.real} with ${origin.label}'s table`,
+      `create ${n.real} with ${origin.dmName!}'s table`,
       `create ${n.cow}: the store's extents as linear segments (known once it is allocated)`,
-      `suspend ${origin.label} (its filesystem frozen and flushed)`,
-      `load ${origin.label} with snapshot-origin over ${n.real}`,
+      origin.beneath
+        ? `suspend ${origin.beneath.crypt} (its filesystem frozen and flushed), then ${origin.dmName!} beneath it: the snapshot goes beneath the crypt layer, the store's extents ${origin.beneath.offset} sectors further on (the crypt's data offset)`
+        : `suspend ${origin.dmName!} (its filesystem frozen and flushed)`,
+      `load ${origin.dmName!} with snapshot-origin over ${n.real}`,
       `create ${n.snap}: snapshot of ${n.real} with ${n.cow} as its store (persistent, chunk ${chunk} sectors)`,
-      `resume ${origin.label}: the snapshot is live`,
+      `resume ${origin.dmName!}: the snapshot is live`,
       `record the snapshot as active in ${o.stateDir}`,
     ],
     tables: [
       { device: n.real, table: printableTable(origin.table, f) },
       { device: n.cow, table: `(the store's extents on ${n.real}, known once it is allocated)` },
       { device: n.snap, table: `0 ${length} snapshot ${n.real} ${n.cow} P ${chunk}` },
-      { device: origin.label, table: `0 ${length} snapshot-origin ${n.real}` },
+      { device: origin.dmName!, table: `0 ${length} snapshot-origin ${n.real}` },
     ],
   };
 }
@@ -160,6 +161,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       },
       store: name,
       chunkSize: options.chunk.bytes,
+      ...(origin.beneath ? { beneath: origin.beneath } : {}),
       createdAt: at,
       updatedAt: at,
       history: [{ at, state: 'creating', note: `create (${options.mode}) over ${origin.label}` }],
@@ -191,6 +193,11 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       } else {
         const real = await ensureReal(op, origin.table);
         const cow = await ensureCow(op, store, real);
+        if (origin.beneath) {
+          // The store's header was zeroed through the crypt layer (zeros encrypted): zeroed again beneath it, where the snapshot reads it.
+          op.say(`zeroing the store's header beneath ${origin.beneath.crypt}, through ${cow.name}`);
+          platform.zeroStart(cow.dev, bytes(options.chunk.bytes * 2));
+        }
         await attachSnapshot(op, real, cow);
         op.advance('active', `snapshot of ${origin.label} live`);
         op.say(`snapshot "${name}" is live: ${origin.label} keeps taking writes, the old contents of every chunk it overwrites go to the store`);
@@ -209,6 +216,7 @@ interface CheckedOrigin {
   readonly partUuid: string | undefined;
   /** how messages name it */
   readonly label: string;
+  readonly beneath?: { readonly crypt: string; readonly offset: number };
 }
 
 async function checkAnyOrigin(platform: Platform, options: CreateSnapshotOptions): Promise<CheckedOrigin> {
@@ -217,26 +225,25 @@ async function checkAnyOrigin(platform: Platform, options: CreateSnapshotOptions
     return { ...u, label: u.dmName ?? `/dev/${u.kernelName}` };
   }
   const c = checkOrigin(platform, options.origin);
-  return { ...c, kernelName: undefined, partUuid: undefined, label: c.dmName };
+  return { ...c, kernelName: undefined, partUuid: undefined, label: c.beneath ? `${c.dmName} (beneath the crypt layer ${c.beneath.crypt})` : c.dmName };
 }
 
 /** Everything a create would check and print, changing nothing (not even the state directory). */
 async function dryRun(options: CreateSnapshotOptions, name: string): Promise<CreateSnapshotResult> {
-  const own = options.platform === undefined ? DeviceMapper.open() : undefined;
-  const platform = options.platform ?? linuxPlatform(own!);
-  try {
+  return withPlatform(options.platform, async (platform) => {
     const dir = StateDir.find(options.stateDir);
     const existing = dir ? findSnapshot(dir, name) : undefined;
     if (existing && !isFinished(existing.state)) {
       throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, { hint: 'choose another name' });
     }
+    if (dir && findEnrolled(dir, name)) {
+      throw new SnapstoreError('SNAPSHOT_EXISTS', `"${name}" is the name of an enrolled device (/dev/mapper/snapstore-${name})`, { hint: 'choose another name for the snapshot' });
+    }
     const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, dir?.path ?? options.stateDir, origin);
     checkStoreFsUnsnapshotted(platform, options.store);
     return { manifest: undefined, plan: plan(name, origin, platform, options) };
-  } finally {
-    own?.close();
-  }
+  });
 }
 
 /** Takes back the folders (and lock) a failed create made in the state directory, leaving it as it was. */

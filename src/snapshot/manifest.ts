@@ -55,6 +55,12 @@ export interface SnapshotManifest {
   /** the store's name (its manifest is stores/NAME.json) */
   readonly store: string;
   readonly chunkSize: Bytes;
+  /**
+   * The snapshot sits beneath a crypt layer (a LUKS partition enrolled and
+   * opened from its passthrough, the origin): the store's filesystem is that
+   * crypt device, and its extents lie `offset` sectors further on the origin.
+   */
+  readonly beneath?: { readonly crypt: string; readonly offset: number };
   /** which merge owns the store once merging: the kernel's snapshot-merge, or ours */
   readonly mergeOwner?: 'kernel' | 'offline';
   /** the merge is complete (written before the stack is taken down): only the clean-up is left */
@@ -114,6 +120,8 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
   } catch (err) {
     throw new SnapshotManifestError(file, `field "chunkSize": ${(err as Error).message}`);
   }
+  const b = optionalField(raw, 'beneath', isObject, 'an object', fail);
+  const beneath = b === undefined ? undefined : { crypt: field(b, 'crypt', isString, 'a dm name', fail), offset: field(b, 'offset', isCount, 'a sector count', fail) };
   const owner = raw['mergeOwner'];
   if (owner !== undefined && owner !== 'kernel' && owner !== 'offline') throw new SnapshotManifestError(file, `mergeOwner "${String(owner)}" is not kernel or offline`);
   const history = field(raw, 'history', (v): v is unknown[] => Array.isArray(v), 'an array', fail).map((h, i) => {
@@ -130,6 +138,7 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
     origin,
     store: field(raw, 'store', isString, 'a store name', fail),
     chunkSize: chunk,
+    ...(beneath !== undefined ? { beneath } : {}),
     ...(owner !== undefined ? { mergeOwner: owner } : {}),
     ...Object.fromEntries(FLAGS.flatMap((k) => {
       const v = optionalField(raw, k, isBool, 'true or false', fail);

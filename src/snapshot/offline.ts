@@ -14,13 +14,13 @@ import type { Bytes } from '../units/units.js';
 import type { MergeProgress, MergeSummary } from '../cow/merge.js';
 import { readManifest } from '../store/manifest.js';
 import { dropStack } from './build.js';
-import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
+import { checkStoreHeader, storeLocation } from './checks.js';
 import type { Operation } from './context.js';
 import { faultPoint } from './faults.js';
 import { finish } from './finish.js';
 import { originLabel } from './manifest.js';
 import { mergeEnd } from './merge.js';
-import { findOrigin, originInUse } from './origin.js';
+import { findOrigin, mountedAbove, originInUse } from './origin.js';
 import { inspectStack, stackNames } from './stack.js';
 import { inspectUpdate, updateDevice } from './update-stack.js';
 
@@ -72,8 +72,8 @@ export function refuseInvalid(op: Operation, headerToo: boolean): void {
   } else if (headerToo) {
     // Nothing built (after a reboot, before activate): the header read raw must agree before the store is merged.
     const store = readManifest(op.lock.dir, op.manifest.store);
-    const dev = op.manifest.mode === 'checkpoint' && storeOnOrigin(store, op.originDm) ? op.dm.find(op.originDm)?.dev : storeDevice(op.dm, store);
-    const h = dev ? checkStoreHeader(op.platform, dev, store) : undefined;
+    const at = storeLocation(op.dm, op.manifest, store, op.manifest.origin.dmName !== undefined ? op.dm.find(op.manifest.origin.dmName)?.dev : undefined);
+    const h = at ? checkStoreHeader(op.platform, at, store) : undefined;
     if (!h?.written) throw new SnapstoreError('STORE_HEADER_MISMATCH', `the header of store "${store.name}" cannot be read as a snapshot store`, { hint: 'nothing was changed; `snapstore status` shows where it stands' });
     if (!h.valid) {
       op.note({ invalid: true }, 'the store header says invalid');
@@ -85,6 +85,11 @@ export function refuseInvalid(op: Operation, headerToo: boolean): void {
 /** The offline merge, from any state where the merge may (still) start or go on. */
 export async function mergeOffline(op: Operation, options: OfflineOptions): Promise<MergeSummary> {
   const m = op.manifest;
+  if (m.beneath !== undefined) {
+    throw new SnapstoreError('STACK_UNSUPPORTED', `snapshot "${m.name}" is beneath the crypt layer ${m.beneath.crypt}: the offline merge reads its store through its filesystem's device, above that layer`, {
+      hint: `merge with the kernel: \`snapstore ${m.mode === 'update' ? 'commit' : 'rollback'} ${m.name}\` without --offline`,
+    });
+  }
   const origin = await findOrigin(op);
   if (m.state !== 'merging') refuseInvalid(op, true);
   // The origin and the snapshot must be unused: nothing may read or write them while we merge.
@@ -97,7 +102,8 @@ export async function mergeOffline(op: Operation, options: OfflineOptions): Prom
   }
   const onOrigin = m.mode === 'checkpoint' ? inspectStack(op.dm, m.name, op.originDm) : undefined;
   const ourTableOnOrigin = onOrigin !== undefined && (onOrigin.originKind === 'origin' || onOrigin.originKind === 'merge');
-  const busy = ourTableOnOrigin ? (op.platform.mountedAt(origin.dev) !== undefined ? `it is mounted at ${op.platform.mountedAt(origin.dev)}` : undefined) : await originInUse(op, origin);
+  const mountedAt = ourTableOnOrigin ? await mountedAbove(op.platform, origin.dev) : undefined;
+  const busy = ourTableOnOrigin ? (mountedAt !== undefined ? `it is mounted at ${mountedAt}` : undefined) : await originInUse(op, origin);
   if (busy !== undefined) {
     throw new SnapstoreError('DEVICE_IN_USE', `${originLabel(m)}, the origin of snapshot "${m.name}", ${busy}: an offline merge writes it and must be its only user`, {
       hint: `unmount it first (a recovery boot, a maintenance window), or merge with the kernel, which lets it stay mounted (without --offline)`,

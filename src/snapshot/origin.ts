@@ -8,6 +8,7 @@ import type { DeviceInfo } from '../dm/api.js';
 import { SnapstoreError } from '../errors.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import type { Operation } from './context.js';
+import type { Platform } from './platform.js';
 import { originLabel } from './manifest.js';
 import { tableSectors } from './stack.js';
 import { updateDevice } from './update-stack.js';
@@ -69,6 +70,22 @@ export async function originInUse(op: Operation, origin: OriginNow): Promise<str
   if (!origin.dm) {
     const holders = (await op.platform.describeDevice(origin.dev)).holders.filter((h) => h !== own);
     if (holders.length) return `it is held by ${holders.join(', ')}`;
+  }
+  return undefined;
+}
+
+/**
+ * Where the filesystem on `dev` is mounted: on it, or on a device directly
+ * above it (a crypt layer over an enrolled partition's passthrough: the
+ * snapshot is beneath it), or undefined.
+ */
+export async function mountedAbove(platform: Platform, dev: DeviceNumber): Promise<string | undefined> {
+  const here = platform.mountedAt(dev);
+  if (here !== undefined) return here;
+  for (const h of (await platform.describeDevice(dev)).holders) {
+    const above = platform.dm.find(h);
+    const at = above ? platform.mountedAt(above.dev) : undefined;
+    if (at !== undefined) return `${at} (through ${h})`;
   }
   return undefined;
 }

@@ -23,9 +23,10 @@ import type { CreateStoreOptions } from '../store/create.js';
 import { createStoreLocked } from '../store/create.js';
 import { deleteStoreLocked } from '../store/delete.js';
 import { mergeStoreOffline } from '../store/offline.js';
+import { parseBlkidExport } from '../store/identity.js';
 import type { MergeProgress, MergeSummary } from '../cow/merge.js';
 import type { StoreManifest } from '../store/manifest.js';
-import { bytes, type Bytes } from '../units/units.js';
+import { bytes, sectorsToBytes, type Bytes, type Sectors } from '../units/units.js';
 
 export interface Platform {
   readonly dm: DeviceMapperApi;
@@ -42,7 +43,9 @@ export interface Platform {
   /** The device with this partition UUID (else this kernel name) now, if there is one. */
   findDevice(by: { readonly partUuid?: string; readonly kernelName?: string }): Promise<DeviceNumber | undefined>;
   /** The first `length` bytes of the store, read raw through its map on `dev` (never through the file). */
-  readStore(dev: DeviceNumber, m: StoreManifest, length: number): Buffer;
+  readStore(dev: DeviceNumber, m: StoreManifest, length: number, shift?: Sectors): Buffer;
+  /** Writes zeros over the first `length` bytes of a device (a new store's header, through its cow device). */
+  zeroStart(dev: DeviceNumber, length: Bytes): void;
   /** Makes sure these dm targets are loaded (modules load now, never while a device is suspended). */
   loadTargets(types: readonly string[]): Promise<void>;
   /** Makes a store (allocated, proved, pinned, recorded): the store layer's create, under our lock. */
@@ -67,6 +70,8 @@ export interface PlainDevice {
   readonly sectors: number;
   readonly holders: readonly string[];
   readonly partUuid: string | undefined;
+  /** what blkid finds on it: ext4, xfs, crypto_LUKS... */
+  readonly fsType: string | undefined;
 }
 
 /** The kernel's modules for the targets the lifecycle uses. */
@@ -103,8 +108,8 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     },
     async describeDevice(dev) {
       const info = blockDeviceInfo(dev);
-      const r = await runProgram('blkid', ['-p', '-s', 'PART_ENTRY_UUID', '-o', 'value', info.node]);
-      const partUuid = r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+      const r = await runProgram('blkid', ['-p', '-o', 'export', info.node]);
+      const tags = parseBlkidExport(r.exitCode === 0 ? r.stdout : '');
       // Holders by their dm name where they are dm devices (as the lifecycle names its own).
       const holders = info.holders.map((h) => {
         try {
@@ -113,7 +118,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
           return h;
         }
       });
-      return { kernelName: info.name, sectors: info.size / 512, holders, partUuid };
+      return { kernelName: info.name, sectors: info.size / 512, holders, partUuid: tags.get('PART_ENTRY_UUID'), fsType: tags.get('TYPE') };
     },
     async findDevice(by) {
       if (by.partUuid !== undefined) {
@@ -136,17 +141,26 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
         return undefined;
       }
     },
-    readStore(dev, m, length) {
+    readStore(dev, m, length, shift = 0 as Sectors) {
       const device = FileIo.open(blockDeviceInfo(dev).node, { direct: true });
       const store = new MappedIo(
         device,
-        m.segments.map((s) => ({ start: s.storeOffset, offset: s.physical, length: s.length })),
+        m.segments.map((s) => ({ start: s.storeOffset, offset: bytes(s.physical + sectorsToBytes(shift)), length: s.length })),
         `store "${m.name}" on ${device.name}`,
       );
       try {
         return store.read(bytes(0), bytes(length));
       } finally {
         store.close();
+      }
+    },
+    zeroStart(dev, length) {
+      const io = FileIo.open(blockDeviceInfo(dev).node, { writable: true, direct: true });
+      try {
+        io.write(bytes(0), Buffer.alloc(length));
+        io.flush();
+      } finally {
+        io.close();
       }
     },
     createStore(lock, options) {

@@ -19,7 +19,7 @@ import { findSnapshot, readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone, mergeStatus } from './merge.js';
 import { inspectStack, stackNames } from './stack.js';
 import { originLabel } from './manifest.js';
-import { findOrigin } from './origin.js';
+import { findOrigin, mountedAbove } from './origin.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 import { readManifest } from '../store/manifest.js';
 import type { DeviceMapperApi } from '../dm/api.js';
@@ -180,7 +180,7 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
       if (s.originKind === 'origin') {
         // "merging" was written; the switch to snapshot-merge did not happen yet.
         const origin = op.dm.find(d);
-        const mounted = origin ? op.platform.mountedAt(origin.dev) : undefined;
+        const mounted = origin ? await mountedAbove(op.platform, origin.dev) : undefined;
         if (mounted !== undefined) {
           notes.push(`the rollback of "${m.name}" was about to merge but ${d} is mounted at ${mounted}: unmount it and run \`snapstore rollback ${m.name}\`, or reboot (activate goes on)`);
           break;
@@ -221,8 +221,8 @@ export async function recoverSnapshots(options: LifecycleOptions): Promise<Recov
     const rank = (uuid: string | null) => order.indexOf(parseDmUuid(uuid ?? '')?.role ?? 'real');
     for (const dev of platform.dm.list(UUID_PREFIX).sort((a, b) => rank(a.uuid) - rank(b.uuid))) {
       const ours = parseDmUuid(dev.uuid ?? '');
-      // A cow device of no snapshot is a store attached by `store attach`: not ours to take.
-      if (!ours || (ours.role === 'cow' && !findSnapshot(lock.dir, ours.name))) continue;
+      // A cow device of no snapshot is a store attached by `store attach`; an enrolled partition's passthrough stays: not ours to take.
+      if (!ours || ours.role === 'origin' || (ours.role === 'cow' && !findSnapshot(lock.dir, ours.name))) continue;
       const m = findSnapshot(lock.dir, ours.name);
       if (m && !['committed', 'rolled-back', 'discarded'].includes(m.state)) continue;
       const info = platform.dm.find(dev.name);

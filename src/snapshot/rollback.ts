@@ -10,11 +10,12 @@ import { parseSnapshotStatus } from '../dm/status.js';
 import { SnapstoreError } from '../errors.js';
 import { readManifest } from '../store/manifest.js';
 import { attachMerge, ensureCow, ensureReal, ownTable } from './build.js';
-import { checkStoreHeader, storeDevice, storeOnOrigin } from './checks.js';
+import { checkStoreHeader, storeLocation } from './checks.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
 import { goOnMerging, mergeStatus, type MergeProgress } from './merge.js';
 import { invalidSnapshot, mergeOffline, offlineOptions } from './offline.js';
+import { mountedAbove } from './origin.js';
 import type { Bytes } from '../units/units.js';
 import { rollbackUpdate } from './update.js';
 import type { MergeProgress as OfflineProgress } from '../cow/merge.js';
@@ -68,7 +69,7 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
         // A merge begun offline, handed to the kernel: it builds the merge now if the origin is unused, else at the next activate.
         op.note({ mergeOwner: 'kernel' }, 'the merge begun offline is handed to the kernel');
         const origin = op.dm.find(op.originDm);
-        if (origin && op.platform.mountedAt(origin.dev) === undefined && !mergeStatus(op)) {
+        if (origin && (await mountedAbove(op.platform, origin.dev)) === undefined && !mergeStatus(op)) {
           const real = await ensureReal(op, ownTable(op, inspectStack(op.dm, m.name, op.originDm)));
           await attachMerge(op, real, await ensureCow(op, readManifest(op.lock.dir, m.store), real));
         }
@@ -88,7 +89,7 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
         throw invalidSnapshot(op);
       }
     }
-    const mounted = op.platform.mountedAt(origin.dev);
+    const mounted = await mountedAbove(op.platform, origin.dev);
     if (mounted !== undefined) {
       if (!live) {
         throw new SnapstoreError('ORIGIN_MOUNTED', `${op.originDm} is mounted at ${mounted} and snapshot "${m.name}" is not active: what was written since the boot is not in the snapshot`, {
@@ -106,8 +107,8 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     const store = readManifest(op.lock.dir, m.store);
     if (!live) {
       // After a reboot, before activate: the store's header must agree before it is merged.
-      const dev = storeOnOrigin(store, op.originDm) ? origin.dev : storeDevice(op.dm, store);
-      const h = dev ? checkStoreHeader(op.platform, dev, store) : undefined;
+      const at = storeLocation(op.dm, m, store, origin.dev);
+      const h = at ? checkStoreHeader(op.platform, at, store) : undefined;
       if (!h?.written) throw new SnapstoreError('STORE_HEADER_MISMATCH', `the header of store "${store.name}" cannot be read as a snapshot store`, { hint: 'nothing was changed; `snapstore status` shows where it stands' });
       if (!h.valid) {
         op.note({ invalid: true }, 'the store header says invalid');

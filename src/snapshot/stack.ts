@@ -40,14 +40,19 @@ export const tableSectors = (table: readonly Target[]): Sectors => sectors(table
 /**
  * The COW device's table. A store on the origin's own filesystem maps onto
  * `real` at its FIEMAP offsets (never through the origin: the kernel must not
- * copy the store's own writes). A store on another filesystem, on a dm
+ * copy the store's own writes); one on a crypt layer over the origin, at those
+ * offsets plus the crypt's data offset. A store on another filesystem, on a dm
  * device F, is translated through F's table onto the devices below it.
  */
-export function cowTable(dm: DeviceMapperApi, store: StoreManifest, onOrigin: { readonly dmName: string; readonly real: DeviceNumber } | undefined): Target[] {
+export function cowTable(dm: DeviceMapperApi, store: StoreManifest, onOrigin: { readonly dmName: string; readonly real: DeviceNumber; readonly beneath?: { readonly crypt: string; readonly offset: number } } | undefined): Target[] {
   let pieces: DeviceMapping[];
   const fsDm = store.device.dmName;
   if (onOrigin !== undefined && fsDm === onOrigin.dmName) {
     pieces = storeMappings(store.segments, onOrigin.real);
+  } else if (onOrigin?.beneath !== undefined && fsDm === onOrigin.beneath.crypt) {
+    // The store's filesystem is the crypt layer over the origin: its extents lie past the crypt's data offset, beneath it.
+    const shift = onOrigin.beneath.offset;
+    pieces = storeMappings(store.segments, onOrigin.real).map((p) => ({ ...p, offset: sectors(p.offset + shift) }));
   } else {
     const f = fsDm === undefined ? undefined : dm.find(fsDm);
     if (f === undefined) {

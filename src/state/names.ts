@@ -26,17 +26,21 @@ const NAME_PREFIX = 'snapstore-';
 
 /**
  * What a dm device of ours is for: `cow` the store as a block device, `real`
- * the origin's own table moved aside, `snap` the snapshot, `origin` the
- * origin while we own its name, `update` the writable snapshot of update
- * mode, which the system mounts (named `snapstore-NAME`, no suffix).
+ * the origin's own table moved aside, `snap` the snapshot, `update` the
+ * writable snapshot of update mode, which the system mounts, and `origin` an
+ * enrolled partition's passthrough, which the system mounts from boot on
+ * (both named `snapstore-NAME`, no suffix: one namespace for the two).
  */
 export type DeviceRole = 'cow' | 'real' | 'snap' | 'origin' | 'update';
 export const DEVICE_ROLES: readonly DeviceRole[] = ['cow', 'real', 'snap', 'origin', 'update'];
 
-export const dmName = (name: string, role: DeviceRole): string => (role === 'update' ? `${NAME_PREFIX}${name}` : `${NAME_PREFIX}${name}-${role}`);
+/** The roles whose device is named `snapstore-NAME` itself. */
+const BARE: readonly DeviceRole[] = ['update', 'origin'];
 
-/** A snapshot name that would make an update device named like another snapshot's device (`x-cow`). */
-export const endsLikeARole = (name: string): boolean => DEVICE_ROLES.some((r) => r !== 'update' && name.endsWith(`-${r}`));
+export const dmName = (name: string, role: DeviceRole): string => (BARE.includes(role) ? `${NAME_PREFIX}${name}` : `${NAME_PREFIX}${name}-${role}`);
+
+/** A name that would make a bare-named device named like another's suffixed one (`x-cow`). */
+export const endsLikeARole = (name: string): boolean => DEVICE_ROLES.some((r) => !BARE.includes(r) && name.endsWith(`-${r}`));
 export const dmUuid = (name: string, role: DeviceRole): string => `${UUID_PREFIX}${name}-${role}`;
 
 /** The name and role of a dm uuid of ours, or undefined for anyone else's. */
@@ -59,6 +63,8 @@ export const statePaths = {
   storeManifest: (stateDir: string, name: string): string => path.join(stateDir, 'stores', `${name}.json`),
   snapshots: (stateDir: string): string => path.join(stateDir, 'snapshots'),
   snapshotManifest: (stateDir: string, name: string): string => path.join(stateDir, 'snapshots', `${name}.json`),
+  enrolled: (stateDir: string): string => path.join(stateDir, 'enrolled'),
+  enrolledRecord: (stateDir: string, name: string): string => path.join(stateDir, 'enrolled', `${name}.json`),
   /** An intent record: `op` on `name` under way (e.g. `stores/NAME.creating`). */
   intent: (folder: string, name: string, op: string): string => path.join(folder, `${name}.${op}`),
 };

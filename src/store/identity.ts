@@ -23,7 +23,8 @@ export interface DeviceIdentity {
   readonly kernelName: string;
 }
 
-function parseExport(text: string): Map<string, string> {
+/** `blkid -o export` output: one KEY=value per line. */
+export function parseBlkidExport(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const eq = line.indexOf('=');
@@ -35,7 +36,7 @@ function parseExport(text: string): Map<string, string> {
 export async function deviceIdentity(info: BlockDeviceInfo): Promise<DeviceIdentity> {
   // -p probes the device itself rather than trusting a cache udev may not keep.
   const probe = await runProgram('blkid', ['-p', '-o', 'export', info.node]);
-  const tags = parseExport(probe.stdout);
+  const tags = parseBlkidExport(probe.stdout);
   const id: DeviceIdentity = {
     ...(tags.get('UUID') ? { fsUuid: tags.get('UUID') } : {}),
     ...(tags.get('TYPE') ? { fsType: tags.get('TYPE') } : {}),

@@ -9,12 +9,13 @@ import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { bootDevices, DEVS, mount, MOUNTS, TYPE, UNMOUNT_ALL } from './lifecycle-system.js';
+import { bootDevices, DEVS, ENROLL, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL } from './lifecycle-system.js';
+import { createSnapshot } from '../../src/snapshot/create.js';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { readSnapshot } from '../../src/snapshot/manifest.js';
 import { StateDir } from '../../src/state/state-dir.js';
-import { bytes } from '../../src/units/units.js';
-import { deviceSha, fsck, loadHashes, loadTree, mountMeta, sh, STATE, tree } from './lifecycle-helpers.js';
+import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
+import { deviceSha, fsck, loadHashes, loadTree, mountMeta, saveTree, sh, STATE, tree, update } from './lifecycle-helpers.js';
 
 requireGuest();
 process.env.DM_DISABLE_UDEV = '1';
@@ -69,7 +70,9 @@ describe('phase 2: after the reboot', () => {
   test('activate rebuilds every snapshot before the filesystems are mounted; the pending rollback starts merging, and the filesystem mounted at once shows the tree before the checkpoint', async () => {
     const r = await activateSnapshots(opts);
     const by = Object.fromEntries(r.map((x) => [x.name, x.action]));
-    expect(by).toEqual({ a: 'merge-started', b: 'activated', c: 'activated', d: 'activated', f: 'nothing', h: 'merging', i: 'nothing', u1: 'nothing', u2: 'activated', u3: 'activated' });
+    expect(by).toEqual({ a: 'merge-started', b: 'activated', c: 'activated', d: 'activated', f: 'nothing', h: 'merging', i: 'nothing', u1: 'nothing', u2: 'activated', u3: 'activated', p: 'mapped', q: 'mapped', qc: 'activated' });
+    // The enrolled partitions first: qc is a checkpoint over q's passthrough.
+    expect(r.slice(0, 2).map((x) => x.name)).toEqual(['p', 'q']);
     expect(readSnapshot(StateDir.need(STATE), 'h').mergeOwner).toBe('kernel');
     expect(run('dmsetup', ['table', 'data-a'])).toMatch(/snapshot-merge/);
     mount('a');
@@ -160,6 +163,35 @@ describe('phase 2: after the reboot', () => {
     expect(fs.existsSync(`${MOUNTS.g}/.snapstore/u3.store`)).toBe(false);
   });
 
+  test('q: crypttab opens the passthrough (cryptsetup\'s defaults); the filesystem shows the update; unmounted, the rollback merges beneath the crypt layer: the old tree, fsck clean', async () => {
+    openQ();
+    fs.mkdirSync(ENROLL.q, { recursive: true });
+    run('mount', ['/dev/mapper/q-crypt', ENROLL.q]);
+    expect(tree(ENROLL.q)).toEqual(loadTree('q-after'));
+    run('umount', [ENROLL.q]);
+    const r = await rollbackSnapshot({ ...opts, name: 'qc', wait: true });
+    expect(r.outcome).toBe('rolled-back');
+    expect(run('dmsetup', ['table', 'snapstore-q'])).toMatch(/ linear /);
+    run('mount', ['/dev/mapper/q-crypt', ENROLL.q]);
+    expect(tree(ENROLL.q)).toEqual(loadTree('q-before'));
+    await recoverSnapshots(opts);
+    expect(fs.readdirSync(`${ENROLL.q}/.snapstore`)).toEqual([]);
+    run('umount', [ENROLL.q]);
+    fsck('/dev/mapper/q-crypt', 'ext4');
+    run('cryptsetup', ['close', 'q-crypt']);
+  });
+
+  test('p: mounted as the printed fstab line says (through the passthrough activate made): the same files; a checkpoint over it; an update', async () => {
+    fs.mkdirSync(ENROLL.p, { recursive: true });
+    run('mount', ['/dev/mapper/snapstore-p', ENROLL.p]);
+    expect(tree(ENROLL.p)).toEqual(loadTree('p-before'));
+    const r = await createSnapshot({ ...opts, name: 'pc', origin: '/dev/mapper/snapstore-p', store: `${ENROLL.p}/.snapstore/pc.store`, size: parseSize('48M'), chunk: chunkSize(bytes(4096)), mode: 'checkpoint' });
+    expect(r.manifest).toMatchObject({ state: 'active', origin: { dmName: 'snapstore-p' } });
+    update(ENROLL.p);
+    saveTree('p-after', tree(ENROLL.p));
+    run('umount', [ENROLL.p]);
+  });
+
   test('status: every snapshot finished, kernel and manifests agree; a second recover changes nothing', async () => {
     const s = snapshotStatus({ stateDir: STATE });
     expect(Object.fromEntries(s.map((x) => [x.name, x.state]))).toEqual({
@@ -173,9 +205,13 @@ describe('phase 2: after the reboot', () => {
       u1: 'committed',
       u2: 'committed',
       u3: 'rolled-back',
+      qc: 'rolled-back',
+      pc: 'active',
     });
     expect(s.every((x) => x.agrees)).toBe(true);
     expect((await recoverSnapshots(opts)).actions).toEqual([]);
-    expect(run('dmsetup', ['ls'])).not.toMatch(/snapstore-/);
+    // Left: the enrolled passthroughs, and pc's stack (its rollback comes after the next reboot).
+    const ours = run('dmsetup', ['ls']).split('\n').map((l) => l.split(/\s+/)[0]!).filter((n) => n.startsWith('snapstore-')).sort();
+    expect(ours).toEqual(['snapstore-p', 'snapstore-pc-cow', 'snapstore-pc-real', 'snapstore-pc-snap', 'snapstore-q']);
   });
 });

@@ -9,12 +9,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createSnapshot } from '../../src/snapshot/create.js';
+import { FileIo } from '../../src/blockio/file-io.js';
 import { discardSnapshot } from '../../src/snapshot/commit.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { bootDevices, DEVS, KEY, mount, MOUNTS, TYPE, UNMOUNT_ALL, UPDATE_DISKS } from './lifecycle-system.js';
+import { bootDevices, DEVS, ENROLL, KEY, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL, UPDATE_DISKS } from './lifecycle-system.js';
+import { spawnSync } from 'node:child_process';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { debianPackage, deviceSha, fillWithFiles, loadCrypt, loadTree, META, mountMeta, saveHashes, saveTree, sectorsOf, sh, STATE, tree, update } from './lifecycle-helpers.js';
 
@@ -131,6 +133,24 @@ describe('phase 1: checkpoints before the update', () => {
 });
 
 
+/**
+ * 2,048 blocks of 4 KiB written in a shuffled order, each a direct write on its own, into
+ * the last 16 MiB of `dev` (free space of the new filesystem): the snapshot stores them in
+ * that order, so no two are a linear run and the kernel merges them one by one (slow
+ * enough to be cut mid-way).
+ */
+function scatter(dev: string): void {
+  const io = FileIo.open(dev, { writable: true, direct: true });
+  try {
+    const end = sectorsOf(dev) * 512;
+    const order = [...Array(2048).keys()].sort(() => Math.random() - 0.5);
+    for (const i of order) io.write(bytes(end - (16 << 20) + i * 8192), randomBytes(4096));
+    io.flush();
+  } finally {
+    io.close();
+  }
+}
+
 describe('phase 1b: update mode, over plain disks nothing uses', () => {
   const hashes: Record<string, string> = {};
   /** MiB of random data in each new image: u1's is large, so its merge can be cut mid-way. */
@@ -145,7 +165,7 @@ describe('phase 1b: update mode, over plain disks nothing uses', () => {
     sh(UNMOUNT_ALL);
   });
 
-  test.each(UPDATE_DISKS)('%s: the update is written into snapstore-%s; the origin is not touched', async (u) => {
+  test.each(UPDATE_DISKS)('%s: the update is written into its snapstore-NAME device; the origin is not touched', async (u) => {
     const disk = guestDisk(u);
     // The old image: a filesystem with files, not mounted by anyone now.
     run('mkfs.ext4', ['-qF', disk]);
@@ -171,6 +191,7 @@ describe('phase 1b: update mode, over plain disks nothing uses', () => {
     fs.writeFileSync('/tmp/mnt/new/release', 'version 2\n');
     fs.writeFileSync('/tmp/mnt/new/new-data.bin', randomBytes(NEW_MIB[u] << 20));
     run('umount', ['/tmp/mnt/new']);
+    if (u === 'u1') scatter(dev);
     hashes[`${u}-new`] = deviceSha(dev);
     expect(hashes[`${u}-new`]).not.toBe(hashes[`${u}-old`]);
     // The origin's hash is unchanged until commit.
@@ -186,7 +207,7 @@ describe('phase 1b: update mode, over plain disks nothing uses', () => {
     let now: number = first;
     const deadline = Date.now() + 120_000;
     while (now >= first && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
       now = snapshotStatus({ stateDir: STATE, name: 'u1' })[0]!.mergeRemaining ?? 0;
     }
     // Suspending a snapshot-merge stops the merge (dm-snap.c snapshot_merge_presuspend); the boot ends with it so.
@@ -197,5 +218,55 @@ describe('phase 1b: update mode, over plain disks nothing uses', () => {
     expect(cut).toBeGreaterThan(0);
     expect(cut).toBeLessThan(first);
     expect(deviceSha(guestDisk('u1'))).not.toBe(hashes['u1-old']);
+  });
+});
+
+describe('phase 1c: enrolled partitions', () => {
+  afterAll(() => sh(UNMOUNT_ALL));
+
+  test('p: a plain ext4 partition, mounted directly, is enrolled: recorded now, mapped at the next boot; the fstab line names the passthrough (CLI)', () => {
+    const p = guestDisk('p');
+    run('mkfs.ext4', ['-qF', p]);
+    fs.mkdirSync(ENROLL.p, { recursive: true });
+    run('mount', [p, ENROLL.p]);
+    fillWithFiles(ENROLL.p);
+    fs.mkdirSync(`${ENROLL.p}/.snapstore`, { mode: 0o700 });
+    saveTree('p-before', tree(ENROLL.p));
+    const out = JSON.parse(run('node', ['bin/snapstore', 'enroll', p, '--name', 'p', '--state-dir', STATE, '--json']));
+    expect(out).toMatchObject({ name: 'p', mappedNow: false });
+    expect(out.lines).toEqual([`fstab:    /dev/mapper/snapstore-p  ${ENROLL.p}  ext4  defaults  0  2`]);
+    expect(out.message).toMatch(/next boot/);
+    expect(run('dmsetup', ['ls'])).not.toMatch(/snapstore-p/);
+    // A checkpoint of the partition itself is refused (nothing can go beneath it while it is mounted), naming enroll.
+    const r = spawnSync('node', ['bin/snapstore', 'create', 'px', '--origin', p, '--store', `${ENROLL.p}/.snapstore/px.store`, '--size', '8M', '--state-dir', STATE, '--json'], { encoding: 'utf8' });
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'ORIGIN_UNSUPPORTED', hint: expect.stringMatching(/snapstore enroll/) });
+    run('umount', [ENROLL.p]);
+  });
+
+  test('q: a LUKS2 partition is enrolled, opened from its passthrough with cryptsetup\'s defaults (key in the keyring); its filesystem checkpointed beneath the crypt layer, then updated', async () => {
+    const q = guestDisk('q');
+    run('cryptsetup', ['luksFormat', '-q', '--type', 'luks2', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', KEY, q]);
+    const out = JSON.parse(run('node', ['bin/snapstore', 'enroll', q, '--name', 'q', '--state-dir', STATE, '--json']));
+    expect(out).toMatchObject({ name: 'q', mappedNow: true });
+    expect(out.lines[0]).toBe('crypttab: q-crypt  /dev/mapper/snapstore-q  none  luks');
+    openQ();
+    expect(run('dmsetup', ['table', 'q-crypt'])).toMatch(/:logon:cryptsetup:/);
+    run('mkfs.ext4', ['-qF', '/dev/mapper/q-crypt']);
+    fs.mkdirSync(ENROLL.q, { recursive: true });
+    run('mount', ['/dev/mapper/q-crypt', ENROLL.q]);
+    fillWithFiles(ENROLL.q);
+    fs.mkdirSync(`${ENROLL.q}/.snapstore`, { mode: 0o700 });
+    saveTree('q-before', tree(ENROLL.q));
+    const r = await createSnapshot({ ...opts, name: 'qc', origin: '/dev/mapper/q-crypt', store: `${ENROLL.q}/.snapstore/qc.store`, size: parseSize('48M'), chunk, mode: 'checkpoint' });
+    expect(r.manifest).toMatchObject({ state: 'active', origin: { dmName: 'snapstore-q' }, beneath: { crypt: 'q-crypt' } });
+    expect(run('dmsetup', ['table', 'snapstore-q'])).toMatch(/snapshot-origin/);
+    expect(run('dmsetup', ['table', 'q-crypt'])).toMatch(/:logon:cryptsetup:/);
+    update(ENROLL.q);
+    saveTree('q-after', tree(ENROLL.q));
+    const [s] = snapshotStatus({ stateDir: STATE, name: 'qc' });
+    expect(s).toMatchObject({ state: 'active', health: 'valid', agrees: true });
+    expect(s!.usage!.used).toBeGreaterThan(2 << 20);
+    run('umount', [ENROLL.q]);
+    run('cryptsetup', ['close', 'q-crypt']);
   });
 });

@@ -114,9 +114,14 @@ export function fsck(dev: string, type: 'ext4' | 'xfs'): string {
   return type === 'ext4' ? run('fsck.ext4', ['-fn', dev]) : run('xfs_repair', ['-n', dev]);
 }
 
-/** The sha256 of a whole block device, read by `sha256sum` (not our code). */
+/**
+ * The sha256 of a whole block device, read by `dd` with O_DIRECT and hashed by
+ * `sha256sum` (not our code). Direct: the kernel's merge writes the origin
+ * beneath its page cache, which keeps what an earlier read saw while a dm
+ * table holds the device open.
+ */
 export function deviceSha(dev: string): string {
-  return run('sha256sum', [dev]).split(' ')[0]!;
+  return sh(`dd if=${dev} bs=1M iflag=direct status=none | sha256sum`).split(' ')[0]!;
 }
 
 /** What boot 1 measured of the update-mode disks, for boot 2. */

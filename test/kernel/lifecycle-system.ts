@@ -31,7 +31,15 @@ export const DEVS = {
 export type Fs = keyof typeof DEVS;
 export const TYPE: Record<Fs, 'ext4' | 'xfs'> = { a: 'ext4', b: 'ext4', c: 'xfs', d: 'ext4', g: 'ext4', h: 'ext4', i: 'ext4' };
 /** Every filesystem the suite mounts, for the clean-up. */
-export const UNMOUNT_ALL = `sync; umount ${Object.values(MOUNTS).join(' ')} /tmp/mnt/new 2>/dev/null; true`;
+export const UNMOUNT_ALL = `sync; umount ${Object.values(MOUNTS).join(' ')} /tmp/mnt/new /tmp/mnt/p /tmp/mnt/q 2>/dev/null; cryptsetup close q-crypt 2>/dev/null; true`;
+
+/** Enrolled: p, a plain ext4 "partition" (a whole disk here); q, a LUKS2 one, opened from its passthrough with cryptsetup's defaults (key in the keyring). */
+export const ENROLL = { p: '/tmp/mnt/p', q: '/tmp/mnt/q' } as const;
+
+/** The system's crypttab line for q: its passthrough, opened as q-crypt (after `snapstore activate`). */
+export function openQ(): void {
+  run('cryptsetup', ['open', '--key-file', KEY, '/dev/mapper/snapstore-q', 'q-crypt']);
+}
 
 /** The update-mode origins: plain disks nothing uses (no passthrough), found again by their kernel name. */
 export const UPDATE_DISKS = ['u1', 'u2', 'u3'] as const;

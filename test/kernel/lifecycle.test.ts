@@ -1,7 +1,8 @@
-// Kernel suite for the checkpoint lifecycle (src/snapshot): two boots over
-// kept disks, so that a reboot really happens between the update and the
-// rollback or commit (lifecycle-before.guest.ts, lifecycle-after.guest.ts), then the
-// crash matrix with kill -9 (lifecycle-crash.guest.ts).
+// Kernel suite for the lifecycle (src/snapshot): three boots over kept disks,
+// so that a reboot really happens between the update and the rollback or
+// commit (lifecycle-before.guest.ts, lifecycle-after.guest.ts, and
+// lifecycle-third.guest.ts for the enrolled partition's second reboot), then
+// the crash matrix with kill -9 (lifecycle-crash.guest.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,11 +26,14 @@ const disks = [
   disk('u1', 64),
   disk('u2', 64),
   disk('u3', 64),
+  disk('p', 128),
+  disk('q', 128),
 ];
 
 await kernelSuite('lifecycle', [
   { files: ['test/kernel/lifecycle-before.guest.ts'], disks, timeoutSec: 900 },
   { files: ['test/kernel/lifecycle-after.guest.ts'], disks, timeoutSec: 900 },
+  { files: ['test/kernel/lifecycle-third.guest.ts'], disks, timeoutSec: 600 },
   {
     files: ['test/kernel/lifecycle-crash.guest.ts'],
     disks: [{ name: 'cmeta', sizeMiB: 64 }, { name: 'craw', sizeMiB: 32 }, { name: 'cg', sizeMiB: 128 }],

@@ -14,6 +14,7 @@ import { createDevice } from '../../src/dm/create-device.js';
 import { dmError, type DmOperation } from '../../src/dm/errors.js';
 import {
   LinearTarget,
+  OtherTarget,
   SnapshotMergeTarget,
   SnapshotOriginTarget,
   SnapshotTarget,
@@ -179,6 +180,9 @@ export class FakeDeviceMapper implements DeviceMapperApi {
     if (t instanceof LinearTarget) return [t.device];
     if (t instanceof SnapshotOriginTarget) return [t.origin];
     if (t instanceof SnapshotTarget || t instanceof SnapshotMergeTarget) return [t.origin, t.cow];
+    // crypt <cipher> <key> <iv_offset> <device> <offset>: it holds its device as a kernel crypt table does.
+    const cryptDevice = t instanceof OtherTarget && t.type === 'crypt' ? /^\S+\s+\S+\s+\S+\s+(\d+):(\d+)\s/.exec(t.params) : null;
+    if (cryptDevice) return [deviceNumber(Number(cryptDevice[1]), Number(cryptDevice[2]))];
     return [];
   }
 

@@ -40,6 +40,8 @@ export class FakePlatform implements Platform {
   stateDirDevice = deviceNumber(8, 1);
   /** whether the stores' filesystem is mounted (a store can be deleted) */
   storeFsMounted = true;
+  /** the dm device the stores' filesystem is mounted from (the origin, unless a test says otherwise) */
+  storeFsDm = ORIGIN;
   /** what is on the disk at the start of each store: its header, as the kernel wrote it */
   readonly headers = new Map<string, Buffer>();
   /** a header the kernel invalidated (store full) */
@@ -70,12 +72,12 @@ export class FakePlatform implements Platform {
   }
 
   /** Plain disks by kernel name (update mode's origins): their size and partition UUID. */
-  readonly plain = new Map<string, { dev: DeviceNumber; sectors: number; partUuid: string | undefined }>();
+  readonly plain = new Map<string, { dev: DeviceNumber; sectors: number; partUuid: string | undefined; fsType: string | undefined }>();
 
-  /** A plain disk or partition `/dev/NAME` (not dm), as an update's origin. */
-  addPlain(name: string, dev: DeviceNumber, sectors: number, partUuid?: string): void {
+  /** A plain disk or partition `/dev/NAME` (not dm): an update's origin, a partition to enroll. */
+  addPlain(name: string, dev: DeviceNumber, sectors: number, partUuid?: string, fsType = 'ext4'): void {
     this.dm.addDisk(name, dev, sectors);
-    this.plain.set(name, { dev, sectors, partUuid });
+    this.plain.set(name, { dev, sectors, partUuid, fsType });
     this.paths.set(`/dev/${name}`, dev);
   }
 
@@ -89,9 +91,9 @@ export class FakePlatform implements Platform {
 
   async describeDevice(dev: DeviceNumber): Promise<PlainDevice> {
     const holders = this.dm.list().filter((d) => this.dm.find(d.name)?.activeTable && this.dm.deps(d.name).some((u) => sameDevice(u, dev))).map((d) => d.name);
-    for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid };
+    for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid, fsType: p.fsType };
     const name = this.dm.nameOf(dev);
-    return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined };
+    return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined, fsType: 'ext4' };
   }
 
   async findDevice(by: { partUuid?: string; kernelName?: string }): Promise<DeviceNumber | undefined> {
@@ -143,6 +145,14 @@ export class FakePlatform implements Platform {
     return Buffer.from(this.headers.get(m.name) ?? Buffer.alloc(length)).subarray(0, length);
   }
   async loadTargets(): Promise<void> {}
+  /** Devices whose start was zeroed (a store's header written beneath a crypt layer). */
+  readonly zeroed: string[] = [];
+  zeroStart(dev: DeviceNumber): void {
+    const name = this.dm.nameOf(dev)!;
+    this.zeroed.push(name);
+    const store = parseDmUuid(this.dm.info(name).uuid)?.name;
+    if (store) this.headers.delete(store);
+  }
 
   /** The next store the lifecycle asks for is refused with this (as the store layer refuses a size, a filesystem). */
   storeRefusal: SnapstoreError | undefined;
@@ -169,7 +179,7 @@ export class FakePlatform implements Platform {
       droppedBytes: 0 as Bytes,
       chunkSize: options.chunk.bytes,
       filesystem: { type: 'ext4', blockSize: 4096 as Bytes },
-      device: { fsUuid: '0b5a0c1e-8d2b-4c2a-9a53-0d7a9c1f2e11', dmName: ORIGIN, devNumber: formatDeviceNumber(this.originDev()), kernelName: 'dm-0' },
+      device: { fsUuid: '0b5a0c1e-8d2b-4c2a-9a53-0d7a9c1f2e11', dmName: this.storeFsDm, devNumber: formatDeviceNumber(this.dm.info(this.storeFsDm).dev), kernelName: 'dm-0' },
       segments,
       mapSha256: mapChecksum(segments),
       createdAt: new Date().toISOString(),

@@ -1,0 +1,15 @@
+import { unenrollDevice } from '../../snapshot/enroll.js';
+import type { CommandContext } from '../context.js';
+import { waitLockMs } from './lock-option.js';
+
+export interface UnenrollCommandOptions {
+  name: string;
+  waitLock?: string | boolean;
+  stateDir: string;
+}
+
+export async function run(options: UnenrollCommandOptions, ctx: CommandContext): Promise<void> {
+  const r = await unenrollDevice({ name: options.name, stateDir: options.stateDir, waitLockMs: waitLockMs(options.waitLock), log: (l) => ctx.err(l) });
+  ctx.result(r);
+  ctx.out(r.message);
+}
