@@ -121,7 +121,7 @@ async function activateOne(op: Operation): Promise<ActivateResult> {
     if (await finishMergeIfDone(op)) return result('merge-finished', `the rollback of "${m.name}" had finished merging: the origin is back on its own table`);
     return result('merging', `the rollback of "${m.name}" is merging`);
   }
-  const mounted = await mountedAbove(op.platform, origin.dev);
+  const mounted = mountedAbove(op.platform, origin.dev);
   if (mounted !== undefined && s.originKind === 'plain') {
     throw new SnapstoreError(
       'ORIGIN_MOUNTED',

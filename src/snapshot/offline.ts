@@ -102,7 +102,7 @@ export async function mergeOffline(op: Operation, options: OfflineOptions): Prom
   }
   const onOrigin = m.mode === 'checkpoint' ? inspectStack(op.dm, m.name, op.originDm) : undefined;
   const ourTableOnOrigin = onOrigin !== undefined && (onOrigin.originKind === 'origin' || onOrigin.originKind === 'merge');
-  const mountedAt = ourTableOnOrigin ? await mountedAbove(op.platform, origin.dev) : undefined;
+  const mountedAt = ourTableOnOrigin ? mountedAbove(op.platform, origin.dev) : undefined;
   const busy = ourTableOnOrigin ? (mountedAt !== undefined ? `it is mounted at ${mountedAt}` : undefined) : await originInUse(op, origin);
   if (busy !== undefined) {
     throw new SnapstoreError('DEVICE_IN_USE', `${originLabel(m)}, the origin of snapshot "${m.name}", ${busy}: an offline merge writes it and must be its only user`, {

@@ -68,7 +68,7 @@ export async function originInUse(op: Operation, origin: OriginNow): Promise<str
   const ownHolds = own !== undefined && op.dm.find(own)?.activeTable === true ? 1 : 0;
   if (origin.dm && origin.dm.openCount > ownHolds) return `it is open (${origin.dm.openCount}): mounted, or held by a program or another device`;
   if (!origin.dm) {
-    const holders = (await op.platform.describeDevice(origin.dev)).holders.filter((h) => h !== own);
+    const holders = op.platform.holdersOf(origin.dev).filter((h) => h !== own);
     if (holders.length) return `it is held by ${holders.join(', ')}`;
   }
   return undefined;
@@ -79,10 +79,10 @@ export async function originInUse(op: Operation, origin: OriginNow): Promise<str
  * above it (a crypt layer over an enrolled partition's passthrough: the
  * snapshot is beneath it), or undefined.
  */
-export async function mountedAbove(platform: Platform, dev: DeviceNumber): Promise<string | undefined> {
+export function mountedAbove(platform: Platform, dev: DeviceNumber): string | undefined {
   const here = platform.mountedAt(dev);
   if (here !== undefined) return here;
-  for (const h of (await platform.describeDevice(dev)).holders) {
+  for (const h of platform.holdersOf(dev)) {
     const above = platform.dm.find(h);
     const at = above ? platform.mountedAt(above.dev) : undefined;
     if (at !== undefined) return `${at} (through ${h})`;

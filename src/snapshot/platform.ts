@@ -40,6 +40,8 @@ export interface Platform {
   filesystemUuid(dev: DeviceNumber): Promise<string | undefined>;
   /** A block device's kernel name, size, holders (devices over it: dm ones by their dm name) and partition UUID. */
   describeDevice(dev: DeviceNumber): Promise<PlainDevice>;
+  /** The devices over a block device (sysfs holders; dm ones by their dm name): no probe of its contents. */
+  holdersOf(dev: DeviceNumber): string[];
   /** The device with this partition UUID (else this kernel name) now, if there is one. */
   findDevice(by: { readonly partUuid?: string; readonly kernelName?: string }): Promise<DeviceNumber | undefined>;
   /** The first `length` bytes of the store, read raw through its map on `dev` (never through the file). */
@@ -110,15 +112,17 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
       const info = blockDeviceInfo(dev);
       const r = await runProgram('blkid', ['-p', '-o', 'export', info.node]);
       const tags = parseBlkidExport(r.exitCode === 0 ? r.stdout : '');
-      // Holders by their dm name where they are dm devices (as the lifecycle names its own).
-      const holders = info.holders.map((h) => {
+      return { kernelName: info.name, sectors: info.size / 512, holders: this.holdersOf(dev), partUuid: tags.get('PART_ENTRY_UUID'), fsType: tags.get('TYPE') };
+    },
+    holdersOf(dev) {
+      // By their dm name where they are dm devices (as the lifecycle names its own).
+      return blockDeviceInfo(dev).holders.map((h) => {
         try {
           return dm.nameOf(deviceNumberOfName(h)) ?? h;
         } catch {
           return h;
         }
       });
-      return { kernelName: info.name, sectors: info.size / 512, holders, partUuid: tags.get('PART_ENTRY_UUID'), fsType: tags.get('TYPE') };
     },
     async findDevice(by) {
       if (by.partUuid !== undefined) {

@@ -180,7 +180,7 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
       if (s.originKind === 'origin') {
         // "merging" was written; the switch to snapshot-merge did not happen yet.
         const origin = op.dm.find(d);
-        const mounted = origin ? await mountedAbove(op.platform, origin.dev) : undefined;
+        const mounted = origin ? mountedAbove(op.platform, origin.dev) : undefined;
         if (mounted !== undefined) {
           notes.push(`the rollback of "${m.name}" was about to merge but ${d} is mounted at ${mounted}: unmount it and run \`snapstore rollback ${m.name}\`, or reboot (activate goes on)`);
           break;

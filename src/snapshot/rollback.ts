@@ -69,7 +69,7 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
         // A merge begun offline, handed to the kernel: it builds the merge now if the origin is unused, else at the next activate.
         op.note({ mergeOwner: 'kernel' }, 'the merge begun offline is handed to the kernel');
         const origin = op.dm.find(op.originDm);
-        if (origin && (await mountedAbove(op.platform, origin.dev)) === undefined && !mergeStatus(op)) {
+        if (origin && (mountedAbove(op.platform, origin.dev)) === undefined && !mergeStatus(op)) {
           const real = await ensureReal(op, ownTable(op, inspectStack(op.dm, m.name, op.originDm)));
           await attachMerge(op, real, await ensureCow(op, readManifest(op.lock.dir, m.store), real));
         }
@@ -89,7 +89,7 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
         throw invalidSnapshot(op);
       }
     }
-    const mounted = await mountedAbove(op.platform, origin.dev);
+    const mounted = mountedAbove(op.platform, origin.dev);
     if (mounted !== undefined) {
       if (!live) {
         throw new SnapstoreError('ORIGIN_MOUNTED', `${op.originDm} is mounted at ${mounted} and snapshot "${m.name}" is not active: what was written since the boot is not in the snapshot`, {

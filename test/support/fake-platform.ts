@@ -89,8 +89,12 @@ export class FakePlatform implements Platform {
     this.dm.mount(dev, at);
   }
 
+  holdersOf(dev: DeviceNumber): string[] {
+    return this.dm.list().filter((d) => this.dm.find(d.name)?.activeTable && this.dm.deps(d.name).some((u) => sameDevice(u, dev))).map((d) => d.name);
+  }
+
   async describeDevice(dev: DeviceNumber): Promise<PlainDevice> {
-    const holders = this.dm.list().filter((d) => this.dm.find(d.name)?.activeTable && this.dm.deps(d.name).some((u) => sameDevice(u, dev))).map((d) => d.name);
+    const holders = this.holdersOf(dev);
     for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid, fsType: p.fsType };
     const name = this.dm.nameOf(dev);
     return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined, fsType: 'ext4' };
