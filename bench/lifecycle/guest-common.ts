@@ -32,18 +32,10 @@ export function metaDir(part: string): string {
   return dir;
 }
 
-export function sectorsOf(dev: string): number {
-  return Number(run('blockdev', ['--getsz', dev]).trim());
-}
+// The same helpers as the lifecycle suite's.
+export { passthrough, sectorsOf } from '../../test/kernel/lifecycle-helpers.js';
+export { seeded } from '../../test/kernel/cow-helpers.js';
 
-/** A passthrough `name` over the disk `disk`, as the system sets one up at boot. */
-export function passthrough(name: string, disk: string): string {
-  const dev = guestDisk(disk);
-  run('dmsetup', ['create', name, '--table', `0 ${sectorsOf(dev)} linear ${dev} 0`]);
-  return `/dev/mapper/${name}`;
-}
-
-/** ext4 on `dev`, mounted at `mnt`, with the stores' folder (root's, mode 0700). */
 export function ext4(dev: string, mnt: string, mkfsArgs: string[] = []): void {
   run('mkfs.ext4', ['-q', '-F', ...mkfsArgs, dev]);
   fs.mkdirSync(mnt, { recursive: true });
@@ -106,18 +98,6 @@ export function snapUsage(dev: string): { allocated: number; total: number; meta
   const s = parseSnapshotStatus(params);
   if (s.state !== 'active') throw new Error(`${dev}: status ${line}`);
   return { allocated: Number(s.allocated), total: Number(s.total), metadata: Number(s.metadata) };
-}
-
-/** A small deterministic generator (mulberry32), for positions both copies of an update share. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface Part {
