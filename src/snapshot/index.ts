@@ -1,7 +1,8 @@
 /**
- * The snapshot lifecycle: create a checkpoint before an update, activate it
- * after the reboot, commit or roll back; discard, recover, status. See
- * README.md here.
+ * The snapshot lifecycle: create a checkpoint (or, in update mode, a snapshot
+ * to write the update into) before an update, activate it after the reboot,
+ * commit or roll back (the kernel's merge, or ours offline); discard,
+ * recover, status; enroll a plain partition. See README.md here.
  */
 export type { Platform } from './platform.js';
 export { linuxPlatform } from './platform.js';
@@ -23,4 +24,7 @@ export { recoverSnapshots } from './recover.js';
 export type { SnapshotReport, StatusOptions, Health } from './status.js';
 export { snapshotStatus, STATUS_SCHEMA_VERSION } from './status.js';
 export type { MergeProgress } from './merge.js';
+export type { EnrollOptions, EnrollResult, EnrolledRecord, UnenrollResult, MapAction } from './enroll.js';
+export { enrollDevice, unenrollDevice, findEnrolled, enrolledNames } from './enroll.js';
+export type { CommitUpdateOptions } from './update.js';
 export { setFaultHandler, SimulatedCrash } from './faults.js';
