@@ -109,10 +109,11 @@ async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
         // "merging" was written; the switch to snapshot-merge did not happen yet.
         await attachUpdateMerge(op, (await findOrigin(op)).dev, s.cow!);
         actions.push(`started the merge of "${m.name}" that was interrupted before it began`);
-      } else if (s.kind === 'absent' && s.cow) {
-        actions.push(...(await dropStack(op)));
+      } else if (s.kind === 'absent') {
+        // The merge table never went live: a half-built stack is taken down.
+        if (s.cow) actions.push(...(await dropStack(op)));
         notes.push(`the commit of "${m.name}" goes on at the next \`snapstore activate\``);
-      } else if (s.kind === 'absent') notes.push(`the commit of "${m.name}" goes on at the next \`snapstore activate\``);
+      }
       if (!m.mergeDone && mergeStatus(op)) {
         if (await finishMergeIfDone(op)) actions.push(`the merge of "${m.name}" had finished: ${originLabel(m)} holds the update`);
         else notes.push(`the commit of "${m.name}" is merging`);
