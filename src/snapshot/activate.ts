@@ -180,7 +180,7 @@ async function activateUpdate(op: Operation, result: (action: ActivateAction, me
     return result('merge-finished', `the commit of "${m.name}" had merged: its clean-up is done; mount ${originLabel(m)}`);
   }
   const origin = await findOrigin(op);
-  const s = inspectUpdate(op, origin.dev);
+  const s = inspectUpdate(op.dm, op.name, origin.dev);
   if (m.state === 'active' && s.kind === 'snapshot') return result('already-active', `snapshot "${m.name}" is already active as ${dev}`);
   if (m.state === 'merging' && s.kind === 'merge') {
     if (await finishMergeIfDone(op)) return result('merge-finished', `the commit of "${m.name}" had finished merging: ${originLabel(m)} holds the update`);

@@ -29,7 +29,7 @@ export interface MergeProgress {
  * carries our snapshot-merge now.
  */
 export function mergeDevice(op: Operation): string | undefined {
-  if (op.manifest.mode === 'update') return inspectUpdate(op).kind === 'merge' ? updateDevice(op.name) : undefined;
+  if (op.manifest.mode === 'update') return inspectUpdate(op.dm, op.name).kind === 'merge' ? updateDevice(op.name) : undefined;
   return inspectStack(op.dm, op.name, op.originDm).originKind === 'merge' ? op.originDm : undefined;
 }
 

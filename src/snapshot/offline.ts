@@ -53,7 +53,7 @@ export function invalidSnapshot(op: Operation): SnapstoreError {
 
 /** The live snapshot's device (checkpoint: -snap; update: snapstore-NAME), when it is one. */
 function liveSnapshot(op: Operation): string | undefined {
-  if (op.manifest.mode === 'update') return inspectUpdate(op).kind === 'snapshot' ? updateDevice(op.name) : undefined;
+  if (op.manifest.mode === 'update') return inspectUpdate(op.dm, op.name).kind === 'snapshot' ? updateDevice(op.name) : undefined;
   const s = inspectStack(op.dm, op.name, op.originDm);
   return s.originKind === 'origin' && s.snap ? stackNames(op.name).snap : undefined;
 }

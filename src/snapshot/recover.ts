@@ -89,7 +89,7 @@ async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
   for (const d of [dev, stackNames(m.name).cow]) {
     if (resumeLeftSuspended(op.dm, d)) actions.push(`resumed ${d}, left suspended`);
   }
-  const s = inspectUpdate(op);
+  const s = inspectUpdate(op.dm, op.name);
   switch (m.state) {
     case 'active':
     case 'rollback-pending':

@@ -12,8 +12,7 @@ import type { Bytes } from '../units/units.js';
 import { sectorsToBytes } from '../units/units.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
 import { originLabel, readSnapshot, snapshotNames } from './manifest.js';
-import { updateDevice } from './update-stack.js';
-import { LinearTarget, SnapshotMergeTarget, SnapshotTarget } from '../dm/targets.js';
+import { inspectUpdate, updateDevice } from './update-stack.js';
 import type { Platform } from './platform.js';
 import { linuxPlatform } from './platform.js';
 import { inspectStack, stackNames } from './stack.js';
@@ -74,10 +73,7 @@ type Seen = { readonly status: SnapshotStatus | undefined; readonly live: boolea
 /** An update's devices against its state. */
 function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const dev = updateDevice(m.name);
-  const info = dm.find(dev);
-  const cow = dm.find(stackNames(m.name).cow);
-  const only = info?.activeTable ? dm.table(dev) : [];
-  const kind = only.length !== 1 ? (info ? 'other' : 'absent') : only[0] instanceof SnapshotTarget ? 'snapshot' : only[0] instanceof SnapshotMergeTarget ? 'merge' : only[0] instanceof LinearTarget ? 'passthrough' : 'other';
+  const { device: info, kind, cow } = inspectUpdate(dm, m.name);
   const status = kind === 'snapshot' || kind === 'merge' ? parseSnapshotStatus(dm.status(dev)[0]?.params ?? '') : undefined;
   const gone = kind === 'absent' && !cow;
   const wanted: Record<SnapshotState, (() => boolean) | undefined> = {

@@ -13,7 +13,7 @@
  * D keeps its own table: the snapshot's claim on it keeps a filesystem from
  * mounting it meanwhile. Each step does only what is missing.
  */
-import type { DeviceInfo } from '../dm/api.js';
+import type { DeviceInfo, DeviceMapperApi } from '../dm/api.js';
 import { LinearTarget, SnapshotMergeTarget, SnapshotTarget, type Target } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
 import { sameDevice, type DeviceNumber } from '../linux/device-number.js';
@@ -39,12 +39,12 @@ export interface UpdateStack {
   readonly cow: DeviceInfo | undefined;
 }
 
-/** What the kernel has now for update snapshot `name` (the origin `origin`, when known). */
-export function inspectUpdate(op: Operation, origin?: DeviceNumber): UpdateStack {
-  const device = op.dm.find(updateDevice(op.name));
-  const cow = op.dm.find(stackNames(op.name).cow);
+/** What the kernel has now for update snapshot `name` (over the origin `origin`, when known). */
+export function inspectUpdate(dm: DeviceMapperApi, name: string, origin?: DeviceNumber): UpdateStack {
+  const device = dm.find(updateDevice(name));
+  const cow = dm.find(stackNames(name).cow);
   if (!device) return { device, kind: 'absent', cow };
-  const table = device.activeTable ? op.dm.table(updateDevice(op.name)) : [];
+  const table = device.activeTable ? dm.table(updateDevice(name)) : [];
   const only = table.length === 1 ? table[0] : undefined;
   const over = (d: DeviceNumber) => origin === undefined || sameDevice(d, origin);
   let kind: UpdateKind = 'foreign';
@@ -68,7 +68,7 @@ function refuseForeign(op: Operation, s: UpdateStack): void {
 
 /** The writable snapshot `snapstore-NAME` over the origin (made if missing). */
 export async function attachUpdate(op: Operation, origin: DeviceNumber, cow: DeviceInfo): Promise<DeviceInfo> {
-  const s = inspectUpdate(op, origin);
+  const s = inspectUpdate(op.dm, op.name, origin);
   refuseForeign(op, s);
   if (s.kind === 'snapshot') return s.device!;
   if (s.kind !== 'absent') {
@@ -84,7 +84,7 @@ export async function attachUpdate(op: Operation, origin: DeviceNumber, cow: Dev
  * filesystem frozen), so a system running from it keeps running.
  */
 export async function attachUpdateMerge(op: Operation, origin: DeviceNumber, cow: DeviceInfo): Promise<void> {
-  const s = inspectUpdate(op, origin);
+  const s = inspectUpdate(op.dm, op.name, origin);
   refuseForeign(op, s);
   if (s.kind === 'merge') return;
   const table = mergingTable(length(op), origin, cow.dev, chunkSize(op.manifest.chunkSize));
@@ -110,7 +110,7 @@ export async function attachUpdateMerge(op: Operation, origin: DeviceNumber, cow
 export async function dropUpdateStack(op: Operation): Promise<string[]> {
   const name = updateDevice(op.name);
   const done: string[] = [];
-  const s = inspectUpdate(op);
+  const s = inspectUpdate(op.dm, op.name);
   refuseForeign(op, s);
   if (s.device) {
     if (s.device.suspended) op.dm.resume(name);

@@ -63,7 +63,7 @@ export type CommitUpdateOutcome = 'committed' | 'merging' | 'already';
 async function startKernelMerge(op: Operation): Promise<void> {
   const m = op.manifest;
   const origin = await findOrigin(op);
-  const s = inspectUpdate(op, origin.dev);
+  const s = inspectUpdate(op.dm, op.name, origin.dev);
   if (s.kind === 'absent') {
     const busy = await originInUse(op, origin);
     if (busy !== undefined) {
