@@ -4,6 +4,7 @@
  * It is loaded only when a bar is shown.
  */
 import { createRequire } from 'node:module';
+import { formatBytes, sectorsToBytes, type Sectors } from '../units/units.js';
 
 export interface Progress {
   update(done: number, total: number): void;
@@ -32,10 +33,27 @@ export function progressBar(stream: NodeJS.WriteStream, label: string, show: (n:
   };
 }
 
-/** Our offline merge's progress on a bar counting 512-byte sectors (as the kernel's merge is shown). */
-export function offlineMergeProgress(bar: Progress): (p: { doneChunks: number; totalChunks: number; doneBytes: number }) => void {
-  return (p) => {
-    const chunk = p.doneChunks > 0 ? p.doneBytes / p.doneChunks : 0;
-    bar.update(p.doneBytes / 512, (chunk * p.totalChunks) / 512);
-  };
+/**
+ * Runs `fn` with a "merging" bar (512-byte sectors, as the kernel's merge
+ * counts) fed by both merges' progress: the kernel's and our offline one's.
+ */
+export async function withMergeBar<T>(
+  progress: (label: string, show: (n: number) => string) => Progress,
+  fn: (feed: {
+    onProgress: (p: { initial: number; remaining: number }) => void;
+    onOfflineProgress: (p: { doneChunks: number; totalChunks: number; doneBytes: number }) => void;
+  }) => Promise<T>,
+): Promise<T> {
+  const bar = progress('merging', (n) => formatBytes(sectorsToBytes(n as Sectors)));
+  try {
+    return await fn({
+      onProgress: (p) => bar.update(p.initial - p.remaining, p.initial),
+      onOfflineProgress: (p) => {
+        const chunk = p.doneChunks > 0 ? p.doneBytes / p.doneChunks : 0;
+        bar.update(p.doneBytes / 512, (chunk * p.totalChunks) / 512);
+      },
+    });
+  } finally {
+    bar.stop();
+  }
 }

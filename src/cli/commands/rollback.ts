@@ -1,7 +1,6 @@
 import { rollbackSnapshot } from '../../snapshot/rollback.js';
-import { formatBytes, sectorsToBytes, type Sectors } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
-import { offlineMergeProgress } from '../progress.js';
+import { withMergeBar } from '../progress.js';
 import { waitLockMs } from './lock-option.js';
 
 export interface RollbackCommandOptions {
@@ -14,10 +13,8 @@ export interface RollbackCommandOptions {
 }
 
 export async function run(options: RollbackCommandOptions, ctx: CommandContext): Promise<void> {
-  const bar = ctx.progress('merging', (n) => formatBytes(sectorsToBytes(n as Sectors)));
-  let r;
-  try {
-    r = await rollbackSnapshot({
+  const r = await withMergeBar(ctx.progress.bind(ctx), (feed) =>
+    rollbackSnapshot({
       name: options.name,
       wait: Boolean(options.wait),
       offline: Boolean(options.offline),
@@ -25,13 +22,10 @@ export async function run(options: RollbackCommandOptions, ctx: CommandContext):
       stateDir: options.stateDir,
       waitLockMs: waitLockMs(options.waitLock),
       log: (l) => ctx.err(l),
-      onProgress: (p) => bar.update(p.initial - p.remaining, p.initial),
-      onOfflineProgress: offlineMergeProgress(bar),
+      ...feed,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
-  } finally {
-    bar.stop();
-  }
+    }),
+  );
   ctx.result(r);
   ctx.out(r.message);
 }
