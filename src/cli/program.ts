@@ -265,6 +265,21 @@ export function buildProgram(ctx: CommandContext): Command {
 
   common(
     waitLock(
+      examples(
+        program
+          .command('extend <name>')
+          .description("grow a live snapshot's store, online: the file grows, its new blocks are proved and mapped, the snapshot sees the size at once")
+          .option('--by <size>', 'grow by this much, e.g. 512M')
+          .option('--to <size>', 'grow to this usable size, e.g. 4G')
+          .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used)"),
+        'snapstore extend update-42 --by 1G',
+        'snapstore extend update-42 --to 4G --keep-free 10%',
+      ),
+    ),
+  ).action(command('extend', (opts, name) => ({ name, ...opts })));
+
+  common(
+    waitLock(
       examples(program.command('discard <name>').description('drop the snapshot without merging; the origin keeps its current contents').option('--keep-store', 'keep the store file'), 'snapstore discard update-42'),
     ),
   ).action(command('discard', (opts, name) => ({ name, ...opts })));

@@ -8,10 +8,10 @@ import { formatTable } from '../dm/table-text.js';
 import type { Target } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
 import type { StoreManifest } from '../store/manifest.js';
-import { chunkSize } from '../units/units.js';
+import { chunkSize, formatBytes, sectorsToBytes } from '../units/units.js';
 import type { Operation } from './context.js';
 import { dropUpdateStack } from './update-stack.js';
-import { cowTable, inspectStack, mergeTable, originTable, snapTable, stackNames, stackUuids, tableSectors, type StackState } from './stack.js';
+import { cowTable, grownFrom, inspectStack, mergeTable, originTable, snapTable, stackNames, stackUuids, tableSectors, type StackState } from './stack.js';
 
 const same = (op: Operation, a: readonly Target[], b: readonly Target[]): boolean => formatTable(a, op.dm.features()) === formatTable(b, op.dm.features());
 
@@ -50,8 +50,16 @@ export async function ensureCow(op: Operation, store: StoreManifest, real?: Devi
   const table = cowTable(op.dm, store, real ? { dmName: op.originDm, real: real.dev, ...(op.manifest.beneath ? { beneath: op.manifest.beneath } : {}) } : undefined);
   const have = op.dm.find(n.cow);
   if (have) {
-    if (!same(op, op.dm.table(n.cow), table)) throw new SnapstoreError('STACK_MISMATCH', `${n.cow} exists but does not map the store as its manifest says`, { hint: '`snapstore recover` removes a half-built stack' });
-    return have;
+    const now = op.dm.table(n.cow);
+    if (same(op, now, table)) return have;
+    if (!grownFrom(now, table)) throw new SnapstoreError('STACK_MISMATCH', `${n.cow} exists but does not map the store as its manifest says`, { hint: '`snapstore recover` removes a half-built stack' });
+    // The manifest grew (extend): the new segments are mapped under one short suspend; the snapshot sees the size live.
+    op.say(`growing ${n.cow} from ${formatBytes(sectorsToBytes(tableSectors(now)))} to ${formatBytes(sectorsToBytes(tableSectors(table)))} (${table.length} segment${table.length === 1 ? '' : 's'})`);
+    await op.suspended(n.cow, () => {
+      op.dm.load(n.cow, table);
+      op.dm.resume(n.cow);
+    });
+    return op.dm.info(n.cow);
   }
   op.say(`mapping store "${store.name}" as ${n.cow} (${table.length} segment${table.length === 1 ? '' : 's'})`);
   return op.dm.createDevice(n.cow, stackUuids(op.name).cow, table);

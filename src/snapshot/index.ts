@@ -1,8 +1,8 @@
 /**
  * The snapshot lifecycle: create a checkpoint (or, in update mode, a snapshot
  * to write the update into) before an update, activate it after the reboot,
- * commit or roll back (the kernel's merge, or ours offline); discard,
- * recover, status; enroll a plain partition. See README.md here.
+ * commit or roll back (the kernel's merge, or ours offline); extend the
+ * store online; discard, recover, status; enroll a plain partition. See README.md here.
  */
 export type { Platform } from './platform.js';
 export { linuxPlatform } from './platform.js';
@@ -19,6 +19,8 @@ export type { DropOptions, DropResult } from './commit.js';
 export { commitSnapshot, discardSnapshot } from './commit.js';
 export type { RollbackOptions, RollbackResult, RollbackOutcome } from './rollback.js';
 export { rollbackSnapshot } from './rollback.js';
+export type { ExtendOptions, ExtendResult, KeepFree } from './extend.js';
+export { extendSnapshot, DEFAULT_KEEP_FREE } from './extend.js';
 export type { RecoverResult } from './recover.js';
 export { recoverSnapshots } from './recover.js';
 export type { SnapshotReport, StatusOptions, Health } from './status.js';

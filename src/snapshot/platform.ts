@@ -25,8 +25,14 @@ import { deleteStoreLocked } from '../store/delete.js';
 import { mergeStoreOffline } from '../store/offline.js';
 import { parseBlkidExport } from '../store/identity.js';
 import type { MergeProgress, MergeSummary } from '../cow/merge.js';
+import { readTable } from '../cow/exception-table.js';
+import type { ExtendStoreOptions, ExtendStoreResult } from '../store/extend.js';
+import { extendStoreLocked, settleExtension } from '../store/extend.js';
+import type { FreeSpace } from '../store/free-space.js';
+import { readFreeSpace } from '../store/free-space.js';
+import { fstatfs, openOrThrow } from '../linux/fs.js';
 import type { StoreManifest } from '../store/manifest.js';
-import { bytes, sectorsToBytes, type Bytes, type Sectors } from '../units/units.js';
+import { bytes, sectorsToBytes, type Bytes, type ChunkSize, type Sectors } from '../units/units.js';
 
 export interface Platform {
   readonly dm: DeviceMapperApi;
@@ -54,6 +60,16 @@ export interface Platform {
   createStore(lock: StateLock, options: CreateStoreOptions): Promise<StoreManifest>;
   /** Deletes a store and its record; STORE_FS_ABSENT when its filesystem is not here. */
   deleteStore(lock: StateLock, name: string): Promise<void>;
+  /** Grows a store (allocated, proved, pinned, admitted, recorded): the store layer's extend, under our lock. */
+  extendStore(lock: StateLock, options: ExtendStoreOptions): Promise<ExtendStoreResult>;
+  /** Undoes what a crashed extension of store `name` left (a file longer than its manifest); says what it did. */
+  settleExtension(lock: StateLock, name: string): string | undefined;
+  /** The size of the filesystem holding `path`. */
+  filesystemSize(path: string): Bytes;
+  /** The free space of the filesystem (of type `fsType`) on `dev`, read from its own metadata. */
+  freeSpace(dev: DeviceNumber, fsType: string): Promise<FreeSpace>;
+  /** The origin chunks that have an exception in the store on the COW device `dev` (read raw). */
+  exceptionChunks(dev: DeviceNumber, chunk: ChunkSize): Set<number>;
   /** Our offline merge of store `store` into the device `origin`, which nothing else may use (restartable). */
   mergeOffline(lock: StateLock, options: OfflineMergeRequest): Promise<MergeSummary>;
 }
@@ -172,6 +188,35 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     },
     async deleteStore(lock, name) {
       await deleteStoreLocked(lock, { name, dm });
+    },
+    extendStore(lock, options) {
+      return extendStoreLocked(lock, options);
+    },
+    settleExtension(lock, name) {
+      return settleExtension(lock, name);
+    },
+    filesystemSize(p) {
+      const fd = openOrThrow(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        return fstatfs(fd, p).sizeBytes;
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    freeSpace(dev, fsType) {
+      return readFreeSpace(blockDeviceInfo(dev).node, fsType);
+    },
+    exceptionChunks(dev, chunk) {
+      const io = FileIo.open(blockDeviceInfo(dev).node, { direct: true });
+      try {
+        const t = readTable(io);
+        if (t.chunk.bytes !== chunk.bytes) {
+          throw new SnapstoreError('STORE_HEADER_MISMATCH', `the store on ${io.name} has ${t.chunk.bytes}-byte chunks, its manifest ${chunk.bytes}`, { hint: 'nothing was changed; the map does not point at the store' });
+        }
+        return new Set(t.oldChunks.subarray(0, t.count));
+      } finally {
+        io.close();
+      }
     },
     mergeOffline(lock, o) {
       return mergeStoreOffline({

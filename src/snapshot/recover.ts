@@ -17,7 +17,7 @@ import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
 import { findSnapshot, readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone, mergeStatus } from './merge.js';
-import { inspectStack, stackNames } from './stack.js';
+import { inspectStack, stackNames, tableSectors } from './stack.js';
 import { originLabel } from './manifest.js';
 import { findOrigin, mountedAbove } from './origin.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
@@ -81,6 +81,29 @@ async function finishDrop(op: Operation): Promise<string[]> {
   return [...done, `finished the interrupted ${{ committed: 'commit', 'rolled-back': 'rollback', discarded: 'discard' }[end]} of "${m.name}"`];
 }
 
+/**
+ * A live snapshot whose store's extension was cut short: a file longer than
+ * its manifest is cut back, and a COW device behind its manifest (the new
+ * map written, the reload not done) is grown.
+ */
+async function catchUpGrowth(op: Operation): Promise<string[]> {
+  const done: string[] = [];
+  try {
+    const settled = op.platform.settleExtension(op.lock, op.manifest.store);
+    if (settled) done.push(settled);
+  } catch (err) {
+    if (!(err instanceof SnapstoreError)) throw err;
+    done.push(`the interrupted extension of store "${op.manifest.store}" could not be undone yet (${err.message}): recover again once its filesystem is mounted`);
+  }
+  const n = stackNames(op.name);
+  if (!op.dm.find(n.cow)) return done;
+  const before = op.dm.table(n.cow);
+  const real = op.manifest.mode === 'checkpoint' ? op.dm.find(n.real) : undefined;
+  await ensureCow(op, readManifest(op.lock.dir, op.manifest.store), real);
+  if (tableSectors(op.dm.table(n.cow)) !== tableSectors(before)) done.push(`grew ${n.cow} to the store's map (its extension was interrupted after the map was written)`);
+  return done;
+}
+
 async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
   const m = op.manifest;
   const actions: string[] = [];
@@ -94,7 +117,10 @@ async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
     case 'active':
     case 'rollback-pending':
       if (s.kind === 'absent' && s.cow) actions.push(...(await dropStack(op)), `took down a half-built stack of "${m.name}" (\`snapstore activate\` builds it again)`);
-      else if (s.kind === 'snapshot') notes.push(`"${m.name}" is ${m.state} and live as ${dev}`);
+      else if (s.kind === 'snapshot') {
+        actions.push(...(await catchUpGrowth(op)));
+        notes.push(`"${m.name}" is ${m.state} and live as ${dev}`);
+      }
       else notes.push(`"${m.name}" is ${m.state}; ${dev} is built by \`snapstore activate\` at boot`);
       break;
     case 'merging':
@@ -158,7 +184,10 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
     case 'rollback-pending':
       if (s.originKind === 'plain' && (s.real || s.cow || s.snap)) {
         actions.push(...(await dropStack(op)), `took down a half-built stack of "${m.name}" (\`snapstore activate\` builds it again)`);
-      } else if (s.originKind === 'origin') notes.push(`"${m.name}" is ${m.state} and live`);
+      } else if (s.originKind === 'origin') {
+        actions.push(...(await catchUpGrowth(op)));
+        notes.push(`"${m.name}" is ${m.state} and live`);
+      }
       else notes.push(`"${m.name}" is ${m.state}; its devices are built by \`snapstore activate\` at boot`);
       break;
     case 'merging':

@@ -73,6 +73,32 @@ export function cowTable(dm: DeviceMapperApi, store: StoreManifest, onOrigin: { 
   return coalesceMappings(pieces).map((p) => new LinearTarget(p.length, p.device, p.offset));
 }
 
+/**
+ * Whether linear table `next` maps everything `now` maps, to the same
+ * places, and more after it: a COW device whose store grew (extend). The
+ * tables are compared sector range by sector range, since coalescing can
+ * join the old last segment with a new one.
+ */
+export function grownFrom(now: readonly Target[], next: readonly Target[]): boolean {
+  const end = tableSectors(now);
+  if (tableSectors(next) <= end) return false;
+  let j = 0;
+  let nextStart = 0;
+  let at = 0;
+  for (const t of now) {
+    if (!(t instanceof LinearTarget)) return false;
+    for (let done = 0; done < t.length; ) {
+      while (j < next.length && nextStart + next[j]!.length <= at) nextStart += next[j++]!.length;
+      const u = next[j];
+      if (!(u instanceof LinearTarget) || !sameDevice(u.device, t.device) || u.offset + (at - nextStart) !== t.offset + done) return false;
+      const step = Math.min(t.length - done, nextStart + u.length - at);
+      done += step;
+      at += step;
+    }
+  }
+  return next.every((t) => t instanceof LinearTarget);
+}
+
 /** What the origin's live table is, seen from this snapshot's devices. */
 export type OriginKind =
   /** its own table (no snapshot of ours on it) */

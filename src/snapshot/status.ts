@@ -9,13 +9,13 @@ import { parseSnapshotStatus, type SnapshotStatus } from '../dm/status.js';
 import { StateDir } from '../state/state-dir.js';
 import { findManifest } from '../store/manifest.js';
 import type { Bytes } from '../units/units.js';
-import { sectorsToBytes } from '../units/units.js';
+import { formatBytes, sectorsToBytes } from '../units/units.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
 import { originLabel, readSnapshot, snapshotNames } from './manifest.js';
 import { inspectUpdate, updateDevice } from './update-stack.js';
 import type { Platform } from './platform.js';
 import { linuxPlatform } from './platform.js';
-import { inspectStack, stackNames } from './stack.js';
+import { inspectStack, stackNames, tableSectors } from './stack.js';
 import type { SnapshotState } from './states.js';
 import { isFinished } from './states.js';
 
@@ -132,6 +132,10 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
   const { status } = seen;
   const problems = [...seen.problems];
   if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding' || m.state === 'rolling-back') problems.push(`"${m.state}" is a step that did not finish: \`snapstore recover\``);
+  const cow = dm.find(stackNames(m.name).cow);
+  if (cow && store && !isFinished(m.state) && tableSectors(dm.table(cow.name)) * 512 !== store.usableBytes) {
+    problems.push(`${cow.name} maps ${formatBytes(tableSectors(dm.table(cow.name)) * 512)}, the store's manifest ${formatBytes(store.usableBytes)} (an extension was interrupted): \`snapstore recover\``);
+  }
   if (m.invalid) problems.push(m.mode === 'update' ? 'the kernel invalidated the snapshot: the update in it is incomplete' : 'the kernel invalidated the snapshot: the rollback is lost');
   const usage =
     status?.state === 'active'

@@ -36,6 +36,8 @@ export interface StoreManifest {
   readonly mapSha256: string;
   /** how many segments the proof wrote into and read back (all of them, or a sample spread over the device) */
   readonly provedSegments?: number;
+  /** how many times the map grew (`extend`): each growth writes a new generation (absent: never) */
+  readonly mapGeneration?: number;
   readonly createdAt: string;
 }
 
@@ -127,6 +129,7 @@ export function decodeManifest(file: string, text: string): StoreManifest {
     segments,
     mapSha256: field(raw, 'mapSha256', isString, 'a sha256', fail),
     ...(raw['provedSegments'] !== undefined ? { provedSegments: field(raw, 'provedSegments', isCount, 'a segment count', fail) } : {}),
+    ...(raw['mapGeneration'] !== undefined ? { mapGeneration: field(raw, 'mapGeneration', isCount, 'a generation count', fail) } : {}),
     createdAt: field(raw, 'createdAt', isString, 'a date', fail),
   };
   if (m.fileSize < m.usableBytes + m.droppedBytes) throw new ManifestError(file, `fileSize ${m.fileSize} is less than usableBytes + droppedBytes (${m.usableBytes + m.droppedBytes})`);

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
-import { sameSegment } from '../fiemap/align.js';
+import { movedSegments } from '../fiemap/grow.js';
 import { mapOpenFile } from '../fiemap/map-file.js';
 import { blockDeviceInfo } from '../linux/blockdev.js';
 import { FS_IMMUTABLE_FL, getInodeFlags } from '../linux/fs.js';
@@ -58,15 +58,8 @@ export async function verifyStore(options: VerifyOptions): Promise<VerifyResult>
     if (!sameIdentity(identity, manifest.device)) {
       problems.push(`the file's filesystem is on ${identity.kernelName} (${JSON.stringify(identity)}), not the device the manifest names (${JSON.stringify(manifest.device)})`);
     }
-    const n = Math.max(map.segments.length, manifest.segments.length);
-    let reported = 0;
-    for (let i = 0; i < n && reported < 5; i++) {
-      const a = manifest.segments[i];
-      const b = map.segments[i];
-      if (!a || !b || !sameSegment(a, b)) {
-        problems.push(`segment ${i}: manifest ${a ? `${a.length} bytes at device byte ${a.physical}` : 'none'}, now ${b ? `${b.length} bytes at device byte ${b.physical}` : 'none'}`);
-        reported++;
-      }
+    for (const s of movedSegments(map.extents, manifest.segments, 5)) {
+      problems.push(`the store's ${s.length} bytes at file offset ${s.fileOffset} are no longer at device byte ${s.physical}`);
     }
   } catch (err) {
     if (!(err instanceof SnapstoreError)) throw err;

@@ -157,6 +157,18 @@ export function parseSize(text: string): Bytes {
   return bytes(total / scale);
 }
 
+/** A size given as bytes or as a share of something (a filesystem): `256M` or `5%`. */
+export type SizeOrShare = { readonly bytes: Bytes } | { readonly percent: number };
+
+/** Parses `SIZE` (as parseSize) or `N%` (0 to 100, a fraction allowed). */
+export function parseSizeOrShare(text: string): SizeOrShare {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
+  if (!m) return { bytes: parseSize(text) };
+  const percent = Number(m[1]);
+  if (percent > 100) throw new UnitError(`"${text}" is more than 100%`, { hint: 'give a share from 0% to 100%, or a size such as 256M', usage: true });
+  return { percent };
+}
+
 /** Human form: 1.5 GiB, 64 KiB, 512 B. */
 export function formatBytes(b: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

@@ -15,7 +15,10 @@ import { deviceNumber, formatDeviceNumber, sameDevice, type DeviceNumber } from 
 import type { StateLock } from '../../src/state/lock.js';
 import { parseDmUuid, statePaths } from '../../src/state/names.js';
 import type { CreateStoreOptions } from '../../src/store/create.js';
-import { mapChecksum, MANIFEST_VERSION, writeManifest, type StoreManifest } from '../../src/store/manifest.js';
+import { mapChecksum, MANIFEST_VERSION, readManifest, writeManifest, type StoreManifest } from '../../src/store/manifest.js';
+import type { ExtendStoreOptions, ExtendStoreResult } from '../../src/store/extend.js';
+import type { FreeSpace } from '../../src/store/free-space.js';
+import { faultPoint } from '../../src/snapshot/faults.js';
 import type { StoreSegment } from '../../src/fiemap/align.js';
 import type { Bytes, Sectors } from '../../src/units/units.js';
 import { FakeDeviceMapper } from './fake-dm.js';
@@ -190,6 +193,65 @@ export class FakePlatform implements Platform {
     };
     writeManifest(lock, m);
     return m;
+  }
+
+  /** Stores whose extension was cut after the file grew (a crash inside the store layer's extend). */
+  readonly extending = new Set<string>();
+  /**
+   * Where the next extension's blocks are on the origin (bytes), past the stores made at create,
+   * and the free space on the store's filesystem (bytes available to users). In an object: the
+   * lifecycle works on a copy of the platform (its dm wrapped), so counters must be shared.
+   */
+  readonly space = { growAt: 512 << 20, available: 256 << 20 };
+  /** The filesystem's free space at create, by byte range (default: everything past the stores). */
+  freeAtCreate: FreeSpace = { starts: Float64Array.of(512 << 20), ends: Float64Array.of(DISK_SECTORS * 512), bytes: (DISK_SECTORS * 512 - (512 << 20)) as Bytes };
+  /** Origin chunks with an exception (what the store's table holds). */
+  readonly excepted = new Set<number>();
+  /** How often the free space was read (a watcher reads it once). */
+  readonly reads = { freeSpace: 0 };
+
+  async extendStore(lock: StateLock, o: ExtendStoreOptions): Promise<ExtendStoreResult> {
+    const m = readManifest(lock.dir, o.name);
+    if (o.add + o.keepFree > this.space.available) {
+      throw new SnapstoreError('ENOSPC', `no room for ${o.add} more bytes keeping ${o.keepFree} free (fake)`, { hint: 'free space' });
+    }
+    const at = this.space.growAt;
+    this.extending.add(o.name);
+    faultPoint('store:file grown');
+    this.space.growAt += o.add;
+    this.space.available -= o.add;
+    const fresh: StoreSegment[] = [{ storeOffset: m.usableBytes, fileOffset: m.fileSize, physical: at as Bytes, length: o.add }];
+    const admitted = o.admit ? await o.admit(fresh) : fresh;
+    const added: StoreSegment[] = [];
+    let store = m.usableBytes as number;
+    for (const s of admitted) {
+      added.push({ ...s, storeOffset: store as Bytes });
+      store += s.length;
+    }
+    const segments = [...m.segments, ...added];
+    const next: StoreManifest = { ...m, fileSize: (m.fileSize + o.add) as Bytes, usableBytes: store as Bytes, droppedBytes: (m.fileSize + o.add - store) as Bytes, segments, mapSha256: mapChecksum(segments), mapGeneration: (m.mapGeneration ?? 0) + 1 };
+    writeManifest(lock, next);
+    faultPoint('store:manifest grown');
+    this.extending.delete(o.name);
+    return { manifest: next, addedBytes: (store - m.usableBytes) as Bytes, heldBackBytes: (o.add - (store - m.usableBytes)) as Bytes };
+  }
+
+  settleExtension(_lock: StateLock, name: string): string | undefined {
+    if (!this.extending.delete(name)) return undefined;
+    return `store "${name}": an interrupted extension undone (fake)`;
+  }
+
+  filesystemSize(): Bytes {
+    return (DISK_SECTORS * 512) as Bytes;
+  }
+
+  async freeSpace(): Promise<FreeSpace> {
+    this.reads.freeSpace++;
+    return this.freeAtCreate;
+  }
+
+  exceptionChunks(): Set<number> {
+    return this.excepted;
   }
 
   /** Offline merges asked for: the store and the origin device, in order. */

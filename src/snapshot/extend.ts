@@ -1,0 +1,180 @@
+/**
+ * `snapstore extend NAME`: a live snapshot's store grown online. The store
+ * layer grows and proves the file and writes the new map first
+ * (store/extend.ts); only then is the COW device reloaded with the old plus
+ * new segments under one short suspend (build.ts ensureCow), and the
+ * snapshot picks the size up live (docs/design.md "Growth is picked up
+ * live"). A crash between the two leaves a manifest ahead of the kernel,
+ * which `recover` and `activate` catch up.
+ *
+ * The extension hazard (docs/design.md "Extension hazard"): a checkpoint's
+ * store lives on the filesystem it protects, and a block the update freed
+ * may now be handed to the store. A new block joins the map only if the
+ * filesystem as it was at create (read from the snapshot device) called it
+ * free, and it has no exception yet; the rest stay allocated to the file,
+ * left out of its map.
+ */
+import { SnapstoreError } from '../errors.js';
+import type { StoreSegment } from '../fiemap/align.js';
+import { parseSnapshotStatus } from '../dm/status.js';
+import type { StoreManifest } from '../store/manifest.js';
+import { readManifest } from '../store/manifest.js';
+import type { FreeSpace } from '../store/free-space.js';
+import { isFree } from '../store/free-space.js';
+import type { Bytes, ChunkSize } from '../units/units.js';
+import { alignUp, bytes, chunkSize, formatBytes, type SizeOrShare } from '../units/units.js';
+import { ensureCow } from './build.js';
+import { checkStoreFsUnsnapshotted } from './checks.js';
+import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
+import { readSnapshot } from './manifest.js';
+import { stackNames } from './stack.js';
+import { updateDevice } from './update-stack.js';
+
+export interface ExtendOptions extends LifecycleOptions {
+  readonly name: string;
+  /** grow by this much, or to this usable size (one of the two) */
+  readonly by?: Bytes;
+  readonly to?: Bytes;
+  /** room the store's filesystem keeps for everyone else (default: DEFAULT_KEEP_FREE of it) */
+  readonly keepFree?: KeepFree;
+  /** the free space of the filesystem as it was at create, read once by a caller that extends often (the watcher) */
+  readonly freeAtCreate?: FreeSpace;
+}
+
+/** A reserve: bytes, or a share of the filesystem's size. */
+export type KeepFree = SizeOrShare;
+
+/** 5% of the store's filesystem stays free for the update and everyone else (the blocks ext4 keeps for root come on top). */
+export const DEFAULT_KEEP_FREE: KeepFree = { percent: 5 };
+
+export interface ExtendResult {
+  readonly name: string;
+  readonly store: string;
+  /** usable store bytes before and after */
+  readonly before: Bytes;
+  readonly after: Bytes;
+  /** allocated to the store file but left out of its map (the extension hazard) */
+  readonly heldBack: Bytes;
+  readonly mapGeneration: number;
+  readonly message: string;
+}
+
+/** The test-only switch that turns the hazard check off, to show the VM test catches what it prevents. */
+const HAZARD_CHECK_OFF = 'SNAPSTORE_TEST_NO_HAZARD_CHECK';
+
+/** The chunks of `segments` that pass `keep`, as segments again (store offsets assigned by the store layer). */
+export function keepChunks(segments: readonly StoreSegment[], chunk: ChunkSize, keep: (physical: number) => boolean): StoreSegment[] {
+  const out: StoreSegment[] = [];
+  for (const s of segments) {
+    let run: { fileOffset: number; physical: number; length: number } | undefined;
+    for (let at = 0; at < s.length; at += chunk.bytes) {
+      const p = s.physical + at;
+      if (keep(p)) {
+        if (run) run.length += chunk.bytes;
+        else run = { fileOffset: s.fileOffset + at, physical: p, length: chunk.bytes };
+      } else if (run) {
+        out.push({ storeOffset: bytes(0), fileOffset: bytes(run.fileOffset), physical: bytes(run.physical), length: bytes(run.length) });
+        run = undefined;
+      }
+    }
+    if (run) out.push({ storeOffset: bytes(0), fileOffset: bytes(run.fileOffset), physical: bytes(run.physical), length: bytes(run.length) });
+  }
+  return out;
+}
+
+/** The device whose status says how full the store is: the snapshot's. */
+function snapshotDevice(op: Operation): string {
+  return op.manifest.mode === 'update' ? updateDevice(op.name) : stackNames(op.name).snap;
+}
+
+/** The snapshot is live and valid: a store that is not mapped, or an Invalid snapshot, is not grown. */
+function checkLive(op: Operation): void {
+  const m = op.manifest;
+  if (m.state !== 'active' && m.state !== 'rollback-pending') {
+    throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: only a live snapshot's store is grown`, { hint: '`snapstore status` shows where it stands' });
+  }
+  const dev = snapshotDevice(op);
+  if (!op.dm.find(dev) || !op.dm.find(stackNames(m.name).cow)) {
+    throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is not live (${dev} is not there)`, { hint: 'after a reboot, `snapstore activate` first' });
+  }
+  const status = parseSnapshotStatus(op.dm.status(dev)[0]?.params ?? '');
+  if (status.state !== 'active') {
+    throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${status.state}: growing its store brings nothing back`, {
+      hint: m.mode === 'checkpoint' ? 'the rollback is lost; `snapstore commit` drops the snapshot' : 'the update in it is incomplete; `snapstore rollback` drops it',
+    });
+  }
+}
+
+/** What `--to`/`--by` ask for, in whole chunks. */
+function growth(options: ExtendOptions, store: StoreManifest, chunk: ChunkSize): Bytes {
+  if ((options.by === undefined) === (options.to === undefined)) {
+    throw new SnapstoreError('USAGE', 'give exactly one of --by SIZE and --to SIZE', { hint: 'snapstore extend NAME --by 1G', usage: true });
+  }
+  const want = options.by ?? bytes(Math.max(0, options.to! - store.usableBytes));
+  if (want <= 0) {
+    throw new SnapstoreError('BAD_SIZE', `store "${store.name}" is ${formatBytes(store.usableBytes)} already, not less than ${formatBytes(options.to!)}`, { hint: 'give a larger --to, or --by', usage: true });
+  }
+  return alignUp(want, chunk.bytes);
+}
+
+/** The bytes kept free on a filesystem of `size` bytes. */
+export function keepFreeBytes(keep: KeepFree, size: Bytes): Bytes {
+  return 'bytes' in keep ? keep.bytes : bytes(Math.ceil((size * keep.percent) / 100));
+}
+
+/** Whether the store lives on the filesystem the checkpoint protects (its blocks then fall under the hazard). */
+function storeOnOrigin(op: Operation, store: StoreManifest): boolean {
+  const m = op.manifest;
+  return m.mode === 'checkpoint' && (store.device.dmName === m.origin.dmName || (m.beneath !== undefined && store.device.dmName === m.beneath.crypt));
+}
+
+/** The admission of new blocks for a store on the origin's filesystem: free at create, no exception. */
+async function hazardAdmission(op: Operation, store: StoreManifest, given: FreeSpace | undefined): Promise<(s: readonly StoreSegment[]) => Promise<StoreSegment[]>> {
+  const n = stackNames(op.name);
+  if (op.manifest.beneath !== undefined) {
+    throw new SnapstoreError('STORE_CANNOT_GROW', `store "${store.name}" is on the filesystem inside ${op.manifest.beneath.crypt}, beneath which the snapshot sits: its free space at create cannot be read without the key, so no new block can be shown safe`, {
+      hint: 'make the store large enough at create for a snapshot beneath a crypt layer',
+    });
+  }
+  const free = given ?? (await op.platform.freeSpace(op.dm.info(n.snap).dev, store.filesystem.type));
+  const chunk = chunkSize(store.chunkSize);
+  return async (segments) => {
+    // Read after the proof: its own writes through the filesystem made exceptions too.
+    const excepted = op.platform.exceptionChunks(op.dm.info(n.cow).dev, chunk);
+    return keepChunks(segments, chunk, (p) => isFree(free, p, p + chunk.bytes) && !excepted.has(p / chunk.bytes));
+  };
+}
+
+export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResult> {
+  const log = options.log ?? (() => {});
+  return withLifecycle(options, false, async (platform, lock) => {
+    const op = new Operation(platform, lock, readSnapshot(lock.dir, options.name), log);
+    checkLive(op);
+    const m = op.manifest;
+    const settled = platform.settleExtension(lock, m.store);
+    if (settled) op.say(settled);
+    const store = readManifest(lock.dir, m.store);
+    const chunk = chunkSize(store.chunkSize);
+    const add = growth(options, store, chunk);
+    let admit: ((s: readonly StoreSegment[]) => Promise<StoreSegment[]>) | undefined;
+    if (!storeOnOrigin(op, store)) checkStoreFsUnsnapshotted(platform, store.file);
+    else if (process.env[HAZARD_CHECK_OFF] === '1') op.say(`warning: ${HAZARD_CHECK_OFF} is set: new blocks join the map unchecked (a test of the hazard check; never in use)`);
+    else admit = await hazardAdmission(op, store, options.freeAtCreate);
+    const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystemSize(store.file));
+    const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(admit ? { admit } : {}) });
+    const real = m.mode === 'checkpoint' ? op.dm.find(stackNames(m.name).real) : undefined;
+    await ensureCow(op, r.manifest, real);
+    const after = r.manifest.usableBytes;
+    return {
+      name: m.name,
+      store: store.name,
+      before: store.usableBytes,
+      after,
+      heldBack: r.heldBackBytes,
+      mapGeneration: r.manifest.mapGeneration ?? 0,
+      message:
+        `store "${store.name}" of snapshot "${m.name}" grew from ${formatBytes(store.usableBytes)} to ${formatBytes(after)}, live` +
+        (r.heldBackBytes > 0 ? `; ${formatBytes(r.heldBackBytes)} of the new blocks held back (used by the filesystem at create, or written since: the extension hazard)` : ''),
+    };
+  });
+}
