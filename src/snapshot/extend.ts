@@ -27,7 +27,7 @@ import { ensureCow } from './build.js';
 import { checkStoreFsUnsnapshotted } from './checks.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
-import { stackNames } from './stack.js';
+import { stackNames, tableSectors } from './stack.js';
 import { updateDevice } from './update-stack.js';
 
 export interface ExtendOptions extends LifecycleOptions {
@@ -83,8 +83,8 @@ export function keepChunks(segments: readonly StoreSegment[], chunk: ChunkSize, 
 }
 
 /** The device whose status says how full the store is: the snapshot's. */
-function snapshotDevice(op: Operation): string {
-  return op.manifest.mode === 'update' ? updateDevice(op.name) : stackNames(op.name).snap;
+export function usageDevice(m: { readonly mode: 'checkpoint' | 'update'; readonly name: string }): string {
+  return m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap;
 }
 
 /** The snapshot is live and valid: a store that is not mapped, or an Invalid snapshot, is not grown. */
@@ -93,7 +93,7 @@ function checkLive(op: Operation): void {
   if (m.state !== 'active' && m.state !== 'rollback-pending') {
     throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: only a live snapshot's store is grown`, { hint: '`snapstore status` shows where it stands' });
   }
-  const dev = snapshotDevice(op);
+  const dev = usageDevice(op.manifest);
   if (!op.dm.find(dev) || !op.dm.find(stackNames(m.name).cow)) {
     throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is not live (${dev} is not there)`, { hint: 'after a reboot, `snapstore activate` first' });
   }
@@ -176,5 +176,37 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
         `store "${store.name}" of snapshot "${m.name}" grew from ${formatBytes(store.usableBytes)} to ${formatBytes(after)}, live` +
         (r.heldBackBytes > 0 ? `; ${formatBytes(r.heldBackBytes)} of the new blocks held back (used by the filesystem at create, or written since: the extension hazard)` : ''),
     };
+  });
+}
+
+/**
+ * A live snapshot caught up with its store's manifest after an extension cut
+ * short: a file longer than its manifest cut back (once its filesystem is
+ * there), a COW device behind its map grown. Says what it did. `recover`
+ * and a starting watcher call it.
+ */
+export async function catchUpGrowth(op: Operation): Promise<string[]> {
+  const done: string[] = [];
+  try {
+    const settled = op.platform.settleExtension(op.lock, op.manifest.store);
+    if (settled) done.push(settled);
+  } catch (err) {
+    if (!(err instanceof SnapstoreError)) throw err;
+    done.push(`the interrupted extension of store "${op.manifest.store}" could not be undone yet (${err.message}): recover again once its filesystem is mounted`);
+  }
+  const n = stackNames(op.name);
+  if (!op.dm.find(n.cow)) return done;
+  const before = tableSectors(op.dm.table(n.cow));
+  await ensureCow(op, readManifest(op.lock.dir, op.manifest.store), op.manifest.mode === 'checkpoint' ? op.dm.find(n.real) : undefined);
+  if (tableSectors(op.dm.table(n.cow)) !== before) done.push(`grew ${n.cow} to the store's map (its extension was interrupted after the map was written)`);
+  return done;
+}
+
+/** The same for one snapshot by name, under the lock: what a watcher does when it starts. */
+export function catchUpStore(options: LifecycleOptions & { readonly name: string }): Promise<string[]> {
+  return withLifecycle(options, false, async (platform, lock) => {
+    const op = new Operation(platform, lock, readSnapshot(lock.dir, options.name), options.log ?? (() => {}));
+    checkLive(op);
+    return catchUpGrowth(op);
   });
 }

@@ -17,7 +17,8 @@ import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
 import { findSnapshot, readSnapshot, snapshotNames } from './manifest.js';
 import { finishMergeIfDone, mergeStatus } from './merge.js';
-import { inspectStack, stackNames, tableSectors } from './stack.js';
+import { inspectStack, stackNames } from './stack.js';
+import { catchUpGrowth } from './extend.js';
 import { originLabel } from './manifest.js';
 import { findOrigin, mountedAbove } from './origin.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
@@ -79,29 +80,6 @@ async function finishDrop(op: Operation): Promise<string[]> {
   const done = await dropStack(op);
   await finish(op, end, 'finished by recover');
   return [...done, `finished the interrupted ${{ committed: 'commit', 'rolled-back': 'rollback', discarded: 'discard' }[end]} of "${m.name}"`];
-}
-
-/**
- * A live snapshot whose store's extension was cut short: a file longer than
- * its manifest is cut back, and a COW device behind its manifest (the new
- * map written, the reload not done) is grown.
- */
-async function catchUpGrowth(op: Operation): Promise<string[]> {
-  const done: string[] = [];
-  try {
-    const settled = op.platform.settleExtension(op.lock, op.manifest.store);
-    if (settled) done.push(settled);
-  } catch (err) {
-    if (!(err instanceof SnapstoreError)) throw err;
-    done.push(`the interrupted extension of store "${op.manifest.store}" could not be undone yet (${err.message}): recover again once its filesystem is mounted`);
-  }
-  const n = stackNames(op.name);
-  if (!op.dm.find(n.cow)) return done;
-  const before = op.dm.table(n.cow);
-  const real = op.manifest.mode === 'checkpoint' ? op.dm.find(n.real) : undefined;
-  await ensureCow(op, readManifest(op.lock.dir, op.manifest.store), real);
-  if (tableSectors(op.dm.table(n.cow)) !== tableSectors(before)) done.push(`grew ${n.cow} to the store's map (its extension was interrupted after the map was written)`);
-  return done;
 }
 
 async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
