@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   STORE_MISMATCH: 'the file at the store path is not the store',
   STORE_IN_USE: 'a dm or loop device uses the store',
   FS_UNREADABLE: "the free space of a filesystem image could not be read (the extension hazard's test)",
+  WATCH_NOT_STARTED: 'the watcher could not be started for a snapshot that was made',
   STORE_CANNOT_GROW: 'the store can grow no more (its filesystem, its --max, or the extension hazard)',
   STORE_FS_ABSENT: 'the filesystem the store lives on is not present',
   NO_STABLE_ID: 'a device has no identity that survives a reboot',

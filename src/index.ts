@@ -13,3 +13,4 @@ export * as state from './state/index.js';
 export * as cow from './cow/index.js';
 export * as store from './store/index.js';
 export * as snapshot from './snapshot/index.js';
+export * as watch from './watch/index.js';

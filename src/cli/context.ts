@@ -20,6 +20,8 @@ export interface CommandContext {
   err(line: string): void;
   /** The machine-readable result, printed once by `--json`. */
   result(value: unknown): void;
+  /** One record of a stream (a log line), printed as one compact JSON line by `--json`. */
+  jsonLine(value: unknown): void;
   /** A progress bar for a person watching; does nothing otherwise. */
   progress(label: string, show: (n: number) => string): Progress;
 }
@@ -52,6 +54,9 @@ export function processContext(json: boolean, signal?: AbortSignal): CommandCont
     err: (line) => write(process.stderr, `${line}\n`),
     result: (value) => {
       if (json) write(process.stdout, `${JSON.stringify(value, null, 2)}\n`);
+    },
+    jsonLine: (value) => {
+      if (json) write(process.stdout, `${JSON.stringify(value)}\n`);
     },
     progress: (label, show) => (process.stderr.isTTY && !json ? progressBar(process.stderr, label, show) : { update() {}, stop() {} }),
   };

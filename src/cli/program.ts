@@ -215,6 +215,7 @@ export function buildProgram(ctx: CommandContext): Command {
           .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable; rollback merges) or update (the update is written into /dev/mapper/snapstore-NAME; commit merges)', 'checkpoint')
           .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
           .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
+          .option('--watch', 'start the watcher for it (snapstore-watch@NAME under systemd when installed, else a detached `snapstore watch NAME`)')
           .option('--dry-run', 'print every table and step; change nothing'),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
@@ -277,6 +278,20 @@ export function buildProgram(ctx: CommandContext): Command {
       ),
     ),
   ).action(command('extend', (opts, name) => ({ name, ...opts })));
+
+  const watch = program
+    .command('watch [names...]')
+    .description('keep live snapshots\' stores ahead of their writers: poll usage (dm status ioctl), grow each store before it fills by a step that follows the fill rate; warn, then apply --on-full, when one cannot grow. One line per decision (JSON lines with --json); SIGTERM stops it cleanly')
+    .option('--interval <ms>', 'how often usage is read', '100')
+    .option('--max <size>', 'no store grows past this usable size, e.g. 8G')
+    .option('--keep-free <size|pct>', "leave this much of each store's filesystem free (default 5%)")
+    .option('--on-full <policy>', `when a store cannot grow and is about to fill: abort (default: stop writes to the device, the snapshot stays valid), commit (keep the update, drop the snapshot) or invalidate (let it go)`)
+    .option('--min-step <size>', 'the smallest growth', '16M')
+    .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5');
+  common(examples(watch, 'snapstore watch', 'snapstore watch update-42 --max 8G --on-full commit --json')).action(async (names: string[], opts: Record<string, unknown>) => {
+    const { run } = (await import('./commands/watch.js')) as { run: (o: object, c: CommandContext) => Promise<void> };
+    await run({ names, ...opts }, ctx);
+  });
 
   common(
     waitLock(

@@ -98,6 +98,8 @@ function handOverOfflineMerge(op: Operation): void {
 async function activateOne(op: Operation): Promise<ActivateResult> {
   const m = op.manifest;
   const result = (action: ActivateAction, message: string): ActivateResult => ({ name: m.name, action, message });
+  // A reboot undid the watcher's --on-full abort (no device stays suspended across it).
+  if (m.writesStopped !== undefined && !op.dm.find(m.writesStopped)?.suspended) op.note({ writesStopped: undefined }, `the writes the watcher stopped on ${m.writesStopped} ended with the boot`);
   if (isFinished(m.state)) return result('nothing', `snapshot "${m.name}" is ${m.state}; nothing to activate`);
   if (m.mode === 'update') return activateUpdate(op, result);
   if (m.state === 'creating') {

@@ -37,8 +37,8 @@ export interface ExtendOptions extends LifecycleOptions {
   readonly to?: Bytes;
   /** room the store's filesystem keeps for everyone else (default: DEFAULT_KEEP_FREE of it) */
   readonly keepFree?: KeepFree;
-  /** the free space of the filesystem as it was at create, read once by a caller that extends often (the watcher) */
-  readonly freeAtCreate?: FreeSpace;
+  /** the free space of the filesystem as it was at create, kept here by a caller that extends often (the watcher): it never changes */
+  readonly freeCache?: { value?: FreeSpace };
 }
 
 /** A reserve: bytes, or a share of the filesystem's size. */
@@ -129,14 +129,14 @@ function storeOnOrigin(op: Operation, store: StoreManifest): boolean {
 }
 
 /** The admission of new blocks for a store on the origin's filesystem: free at create, no exception. */
-async function hazardAdmission(op: Operation, store: StoreManifest, given: FreeSpace | undefined): Promise<(s: readonly StoreSegment[]) => Promise<StoreSegment[]>> {
+async function hazardAdmission(op: Operation, store: StoreManifest, cache: { value?: FreeSpace }): Promise<(s: readonly StoreSegment[]) => Promise<StoreSegment[]>> {
   const n = stackNames(op.name);
   if (op.manifest.beneath !== undefined) {
     throw new SnapstoreError('STORE_CANNOT_GROW', `store "${store.name}" is on the filesystem inside ${op.manifest.beneath.crypt}, beneath which the snapshot sits: its free space at create cannot be read without the key, so no new block can be shown safe`, {
       hint: 'make the store large enough at create for a snapshot beneath a crypt layer',
     });
   }
-  const free = given ?? (await op.platform.freeSpace(op.dm.info(n.snap).dev, store.filesystem.type));
+  const free = (cache.value ??= await op.platform.freeSpace(op.dm.info(n.snap).dev, store.filesystem.type));
   const chunk = chunkSize(store.chunkSize);
   return async (segments) => {
     // Read after the proof: its own writes through the filesystem made exceptions too.
@@ -159,7 +159,7 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
     let admit: ((s: readonly StoreSegment[]) => Promise<StoreSegment[]>) | undefined;
     if (!storeOnOrigin(op, store)) checkStoreFsUnsnapshotted(platform, store.file);
     else if (process.env[HAZARD_CHECK_OFF] === '1') op.say(`warning: ${HAZARD_CHECK_OFF} is set: new blocks join the map unchecked (a test of the hazard check; never in use)`);
-    else admit = await hazardAdmission(op, store, options.freeAtCreate);
+    else admit = await hazardAdmission(op, store, options.freeCache ?? {});
     const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystemSize(store.file));
     const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(admit ? { admit } : {}) });
     const real = m.mode === 'checkpoint' ? op.dm.find(stackNames(m.name).real) : undefined;

@@ -71,6 +71,8 @@ export interface SnapshotManifest {
   readonly storePending?: boolean;
   /** the rollback is lost: the kernel invalidated the snapshot (store full, I/O error) */
   readonly invalid?: boolean;
+  /** the device the watcher's `--on-full abort` left suspended (its writes stopped before the store filled): recover leaves it so */
+  readonly writesStopped?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: readonly HistoryEntry[];
@@ -140,6 +142,7 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
     chunkSize: chunk,
     ...(beneath !== undefined ? { beneath } : {}),
     ...(owner !== undefined ? { mergeOwner: owner } : {}),
+    ...(raw['writesStopped'] !== undefined ? { writesStopped: field(raw, 'writesStopped', isString, 'a dm name', fail) } : {}),
     ...Object.fromEntries(FLAGS.flatMap((k) => {
       const v = optionalField(raw, k, isBool, 'true or false', fail);
       return v === undefined ? [] : [[k, v]];

@@ -41,6 +41,10 @@ function resumeLeftSuspended(dm: DeviceMapperApi, name: string): boolean {
   return true;
 }
 
+/** The watcher stopped writes to `dev` on purpose: resuming it would fill the store and lose the snapshot. */
+const stoppedNote = (name: string, dev: string): string =>
+  `${dev} was suspended by the watcher (--on-full abort) before the store of "${name}" filled: left so. Reboot and roll back or commit, or free space and \`dmsetup resume ${dev}\``;
+
 /** Undoes a create that did not finish: the origin back on its own table, our devices and the store gone. */
 export async function recoverCreating(op: Operation): Promise<string[]> {
   const resumed = op.manifest.mode === 'checkpoint' && resumeLeftSuspended(op.dm, op.originDm);
@@ -88,7 +92,8 @@ async function recoverUpdateOne(op: Operation): Promise<RecoverResult> {
   const notes: string[] = [];
   const dev = updateDevice(m.name);
   for (const d of [dev, stackNames(m.name).cow]) {
-    if (resumeLeftSuspended(op.dm, d)) actions.push(`resumed ${d}, left suspended`);
+    if (d === m.writesStopped && op.dm.find(d)?.suspended) notes.push(stoppedNote(m.name, d));
+    else if (resumeLeftSuspended(op.dm, d)) actions.push(`resumed ${d}, left suspended`);
   }
   const s = inspectUpdate(op.dm, op.name);
   switch (m.state) {
@@ -153,7 +158,8 @@ async function recoverOne(op: Operation): Promise<RecoverResult> {
   if (['active', 'rollback-pending', 'merging', 'committing', 'discarding', 'rolling-back'].includes(m.state)) {
     const n = stackNames(m.name);
     for (const dev of [d, n.real, n.cow, n.snap]) {
-      if (resumeLeftSuspended(op.dm, dev)) actions.push(`resumed ${dev}, left suspended`);
+      if (dev === m.writesStopped && op.dm.find(dev)?.suspended) notes.push(stoppedNote(m.name, dev));
+      else if (resumeLeftSuspended(op.dm, dev)) actions.push(`resumed ${dev}, left suspended`);
     }
   }
   const s = inspectStack(op.dm, m.name, d);

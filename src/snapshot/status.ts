@@ -18,6 +18,7 @@ import { linuxPlatform } from './platform.js';
 import { inspectStack, stackNames, tableSectors } from './stack.js';
 import type { SnapshotState } from './states.js';
 import { isFinished } from './states.js';
+import { freshFillRecord } from './fill.js';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -35,6 +36,8 @@ export interface SnapshotReport {
   readonly chunkSize: Bytes;
   /** store usage as the kernel reports it, while live or merging */
   readonly usage: { readonly used: Bytes; readonly free: Bytes; readonly total: Bytes; readonly usedPercent: number } | null;
+  /** how fast the store fills and when it would be full at that rate, from the watcher's last measurement (null without a fresh one) */
+  readonly fill: { readonly bytesPerSecond: number; readonly secondsToFull: number | null; readonly measuredAt: string } | null;
   /** bytes of exceptions still to merge, while merging */
   readonly mergeRemaining: Bytes | null;
   readonly health: Health;
@@ -91,7 +94,7 @@ function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const problems: string[] = [];
   const check = wanted[m.state];
   if (check && !check()) problems.push(`the kernel has ${dev} ${kind === 'absent' ? 'absent' : `as ${kind}`}${cow ? ` with ${cow.name}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
-  if (info?.suspended) problems.push(`${dev} is suspended: \`snapstore recover\` resumes it`);
+  if (info?.suspended) problems.push(m.writesStopped === dev ? `${dev} is suspended by the watcher's --on-full abort: its store could not grow` : `${dev} is suspended: \`snapstore recover\` resumes it`);
   return { status, live: kind === 'snapshot', merging: kind === 'merge', snapshotDevice: info ? nodePath(dev) : null, problems };
 }
 
@@ -121,7 +124,7 @@ function seenCheckpoint(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const check = wanted[m.state];
   if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${d} is not present`);
   if (check && !check()) problems.push(`the kernel has ${d} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
-  if (s.origin?.suspended) problems.push(`${d} is suspended: \`snapstore recover\` resumes it`);
+  if (s.origin?.suspended) problems.push(m.writesStopped === d ? `${d} is suspended by the watcher's --on-full abort: its store could not grow` : `${d} is suspended: \`snapstore recover\` resumes it`);
   return { status, live, merging: s.originKind === 'merge', snapshotDevice: live ? nodePath(n.snap) : null, problems };
 }
 
@@ -155,6 +158,7 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
     store: { name: m.store, file: store?.file ?? null, size: store?.usableBytes ?? null, pending: Boolean(m.storePending) },
     chunkSize: m.chunkSize,
     usage,
+    fill: fillOf(stateDir, m.name, usage),
     mergeRemaining: seen.merging && status?.state === 'active' ? sectorsToBytes((status.allocated - status.metadata) as typeof status.total) : null,
     health: isFinished(m.state) ? 'finished' : m.invalid ? 'invalid' : status ? health(status) : 'inactive',
     agrees: problems.length === 0,
@@ -162,6 +166,13 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
   };
+}
+
+/** The watcher's fill rate and the time to full at that rate from the usage now. */
+function fillOf(stateDir: StateDir, name: string, usage: SnapshotReport['usage']): SnapshotReport['fill'] {
+  const r = usage ? freshFillRecord(stateDir, name) : undefined;
+  if (!r || !usage) return null;
+  return { bytesPerSecond: r.bytesPerSecond, secondsToFull: r.bytesPerSecond > 0 ? Math.round(usage.free / r.bytesPerSecond) : null, measuredAt: r.at };
 }
 
 /** Reports on one snapshot or all of them. Reads only: no lock is taken, nothing is changed. */

@@ -64,6 +64,7 @@ export const statePaths = {
   snapshots: (stateDir: string): string => path.join(stateDir, 'snapshots'),
   snapshotManifest: (stateDir: string, name: string): string => path.join(stateDir, 'snapshots', `${name}.json`),
   enrolled: (stateDir: string): string => path.join(stateDir, 'enrolled'),
+  fillRecord: (stateDir: string, name: string): string => path.join(stateDir, 'watch', `${name}.json`),
   enrolledRecord: (stateDir: string, name: string): string => path.join(stateDir, 'enrolled', `${name}.json`),
   /** An intent record: `op` on `name` under way (e.g. `stores/NAME.creating`). */
   intent: (folder: string, name: string, op: string): string => path.join(folder, `${name}.${op}`),

@@ -144,6 +144,11 @@ export function settleExtension(lock: StateLock, name: string): string | undefin
 /** Refuses a growth the filesystem cannot give while keeping `keepFree` for everyone else. */
 function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes): void {
   const info = fstatfs(fd, m.file);
+  if (info.availableBytes < keepFree + chunkSize(m.chunkSize).bytes) {
+    throw new SnapstoreError('STORE_CANNOT_GROW', `the filesystem of store "${m.name}" (${m.file}) has ${formatBytes(info.availableBytes)} available, no more than the ${formatBytes(keepFree)} kept free: the store cannot grow`, {
+      hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',
+    });
+  }
   if (info.availableBytes < add + keepFree) {
     throw new SnapstoreError('ENOSPC', `the filesystem of store "${m.name}" (${m.file}) has ${formatBytes(info.availableBytes)} available: growing the store by ${formatBytes(add)} would leave less than the ${formatBytes(keepFree)} kept free`, {
       hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',

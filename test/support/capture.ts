@@ -12,6 +12,7 @@ export function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
     outRaw: (b) => out.push(b.toString()),
     err: (l) => err.push(l),
     result: (v) => results.push(v),
+    jsonLine: (v) => results.push(v),
     // Like the real bar, shown only to a person watching.
     progress: (label, show) =>
       opts.isTTY && !opts.json

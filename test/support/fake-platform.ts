@@ -212,6 +212,7 @@ export class FakePlatform implements Platform {
 
   async extendStore(lock: StateLock, o: ExtendStoreOptions): Promise<ExtendStoreResult> {
     const m = readManifest(lock.dir, o.name);
+    if (o.keepFree + 4096 > this.space.available) throw new SnapstoreError('STORE_CANNOT_GROW', `no room beyond the ${o.keepFree} bytes kept free (fake)`, { hint: 'free space' });
     if (o.add + o.keepFree > this.space.available) {
       throw new SnapstoreError('ENOSPC', `no room for ${o.add} more bytes keeping ${o.keepFree} free (fake)`, { hint: 'free space' });
     }

@@ -6,6 +6,7 @@ import { updateDevice } from '../../snapshot/update-stack.js';
 import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 import { waitLockMs } from './lock-option.js';
+import { startWatcher } from '../start-watcher.js';
 
 export interface CreateCommandOptions {
   name: string;
@@ -16,6 +17,7 @@ export interface CreateCommandOptions {
   chunkSize: string;
   dryRun?: boolean;
   fullProof?: boolean;
+  watch?: boolean;
   waitLock?: string | boolean;
   stateDir: string;
 }
@@ -45,11 +47,13 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
   }
   const m = r.manifest!;
   const device = nodePath(m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap);
-  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device });
+  const watcher = options.watch ? await startWatcher(m.name, options.stateDir) : undefined;
+  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(watcher ? { watcher } : {}) });
   const size = `${formatBytes(parseSize(options.size))} store, chunk ${formatBytes(m.chunkSize)}`;
   ctx.out(
     m.mode === 'update'
       ? `created update snapshot "${m.name}" of ${originLabel(m)}: ${size}; write the update into ${device}, then reboot and \`snapstore activate\`; commit or roll back after (\`snapstore status ${m.name}\`)`
       : `created checkpoint "${m.name}" of ${originLabel(m)}: ${size}; commit or roll back after the update (\`snapstore status ${m.name}\`)`,
   );
+  if (watcher) ctx.out(watcher);
 }

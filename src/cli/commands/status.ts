@@ -18,6 +18,19 @@ function row(s: SnapshotReport): string[] {
   return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), s.health, s.agrees ? 'yes' : 'NO'];
 }
 
+function fillText(s: SnapshotReport): string {
+  if (!s.fill) return 'rate unknown (`snapstore watch` measures it)';
+  const rate = `${formatBytes(s.fill.bytesPerSecond)}/s`;
+  if (s.fill.secondsToFull === null) return `${rate} (not filling), measured ${s.fill.measuredAt}`;
+  return `${rate}, full in about ${formatDuration(s.fill.secondsToFull)} at that rate (measured ${s.fill.measuredAt})`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
 export async function run(options: StatusCommandOptions, ctx: CommandContext): Promise<void> {
   const reports = snapshotStatus({ stateDir: options.stateDir, ...(options.name !== undefined ? { name: options.name } : {}) });
   ctx.result({ schemaVersion: STATUS_SCHEMA_VERSION, snapshots: reports });
@@ -32,6 +45,7 @@ export async function run(options: StatusCommandOptions, ctx: CommandContext): P
       ctx.out(`  origin:    ${s.origin.device}`);
       if (s.snapshotDevice) ctx.out(`  snapshot:  ${s.snapshotDevice} (${s.mode === 'update' ? 'the contents with the update' : 'the contents before the update, read-only use'})`);
       ctx.out(`  store:     ${s.store.file ?? '(deleted)'}${s.store.pending ? ' (waits for its filesystem to be deleted)' : ''}`);
+      if (s.usage) ctx.out(`  filling:   ${fillText(s)}`);
       ctx.out(`  created:   ${s.createdAt}; last change ${s.updatedAt}`);
     }
     for (const p of s.problems) ctx.out(`  ${s.name}: ${p}`);

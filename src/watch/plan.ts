@@ -1,0 +1,61 @@
+/**
+ * When to grow a store and by how much: a pure function of what the
+ * watcher measured. It grows ahead of the writer: when the store would be
+ * full within the lead time (at least `leadSeconds`, and three times what an
+ * extension took last) or is down to its minimum headroom, by a step that
+ * covers twice that horizon at the measured rate (at least `minStep`),
+ * never past `max`.
+ */
+export interface Limits {
+  /** the smallest growth worth a reload */
+  readonly minStep: number;
+  /** the store never grows past this many usable bytes */
+  readonly max: number;
+  /** grow when the store would be full within this many seconds */
+  readonly leadSeconds: number;
+  /** the chunk size: steps are whole chunks */
+  readonly chunk: number;
+}
+
+export interface Sample {
+  readonly used: number;
+  readonly total: number;
+  /** bytes per second */
+  readonly rate: number;
+}
+
+export type Decision =
+  | { readonly action: 'none' }
+  | { readonly action: 'extend'; readonly by: number; readonly why: string }
+  | { readonly action: 'at-max'; readonly why: string };
+
+/** Free bytes below which a store always grows: half a minimum step, or a tenth of the store. */
+export function headroom(limits: Limits, total: number): number {
+  return Math.max(limits.minStep / 2, total / 10);
+}
+
+export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decision {
+  const free = s.total - s.used;
+  const horizon = Math.max(limits.leadSeconds, 3 * lastExtendSeconds);
+  const need = Math.max(headroom(limits, s.total), s.rate * horizon);
+  if (free > need) return { action: 'none' };
+  const why = s.rate > 0 && s.rate * horizon >= headroom(limits, s.total) ? `full in ${(free / s.rate).toFixed(1)} s at ${Math.round(s.rate / 1024)} KiB/s` : `${Math.round(free / 1024)} KiB free`;
+  const room = limits.max - s.total;
+  if (room < limits.chunk) return { action: 'at-max', why };
+  let by = Math.max(limits.minStep, 2 * s.rate * horizon);
+  by = Math.min(Math.ceil(by / limits.chunk) * limits.chunk, Math.floor(room / limits.chunk) * limits.chunk);
+  return { action: 'extend', by, why };
+}
+
+/** The used shares at which a store that cannot grow is warned about, once each. */
+export const WARN_AT = [80, 90, 95] as const;
+
+/**
+ * Whether the on-full policy must act now: the store cannot grow and would
+ * be full within `actSeconds` at the measured rate, or has less than
+ * `reserve` bytes left.
+ */
+export function mustAct(s: Sample, actSeconds: number, reserve: number): boolean {
+  const free = s.total - s.used;
+  return free <= reserve || free <= s.rate * actSeconds;
+}

@@ -1,0 +1,280 @@
+/**
+ * `snapstore watch`: keeps live snapshots' stores ahead of their writers.
+ * Usage is read through the dm status ioctl (no process per poll): a
+ * snapshot raises a dm event only once it is invalidated (docs/design.md
+ * "Filling up and events"), too late to act on, so the watcher polls, every
+ * 100 ms by default. It grows a store by a step that follows the measured
+ * fill rate (plan.ts), through `extendSnapshot` (the state lock held only
+ * meanwhile); when a store can grow no more it warns at 80, 90 and 95% and,
+ * before the store is full, the on-full policy acts: `abort` (the default)
+ * stops writes to the device that fills the store, `commit` keeps the
+ * update and drops the snapshot, `invalidate` lets it fill, loudly. It
+ * keeps no state of its own: after a restart it reads the manifests and
+ * the kernel, and catches up an extension that was cut short.
+ */
+import * as fs from 'node:fs';
+import { SnapstoreError } from '../errors.js';
+import { parseSnapshotStatus } from '../dm/status.js';
+import { commitSnapshot } from '../snapshot/commit.js';
+import { Operation, withLifecycle, withPlatform } from '../snapshot/context.js';
+import type { LifecycleOptions } from '../snapshot/context.js';
+import { catchUpStore, extendSnapshot, usageDevice, type KeepFree } from '../snapshot/extend.js';
+import { writeFillRecord } from '../snapshot/fill.js';
+import { findSnapshot, snapshotNames } from '../snapshot/manifest.js';
+import type { SnapshotManifest } from '../snapshot/manifest.js';
+import type { Platform } from '../snapshot/platform.js';
+import { isFinished } from '../snapshot/states.js';
+import { updateDevice } from '../snapshot/update-stack.js';
+import { withStateLock } from '../state/lock.js';
+import { StateDir } from '../state/state-dir.js';
+import type { FreeSpace } from '../store/free-space.js';
+import { bytes, formatBytes, type Bytes } from '../units/units.js';
+import { decide, mustAct, WARN_AT, type Limits, type Sample } from './plan.js';
+import { FillRate } from './rate.js';
+
+export type OnFull = 'commit' | 'abort' | 'invalidate';
+
+/**
+ * `abort`: of the three, only it keeps both the rollback and every write
+ * made so far (writes wait, nothing is lost or invalidated); a reboot and
+ * `snapstore rollback` or `commit` end it. Android's vold commits by default
+ * because its update is all but done by then; a checkpoint's promise is the
+ * way back, so we keep that.
+ */
+export const DEFAULT_ON_FULL: OnFull = 'abort';
+
+export type WatchEventKind = 'watching' | 'caught-up' | 'extending' | 'extended' | 'extend-failed' | 'cannot-grow' | 'warning' | 'policy' | 'invalid' | 'done' | 'stopped';
+
+/** One decision or observation: a log line, or a JSON line with `--json`. */
+export interface WatchEvent {
+  readonly at: string;
+  readonly name: string;
+  readonly event: WatchEventKind;
+  readonly message: string;
+  readonly usedBytes?: number;
+  readonly totalBytes?: number;
+  readonly bytesPerSecond?: number;
+  /** extending/extended: the step asked; extended: the time it took and what was held back */
+  readonly byBytes?: number;
+  readonly seconds?: number;
+  readonly heldBackBytes?: number;
+}
+
+export interface WatchOptions extends LifecycleOptions {
+  /** the snapshots to watch (default: every live one, looked for again every 2 s) */
+  readonly names?: readonly string[];
+  /** the poll interval (default 100 ms) */
+  readonly intervalMs?: number;
+  /** no store grows past this many usable bytes (default: no limit but its filesystem's) */
+  readonly max?: Bytes;
+  readonly keepFree?: KeepFree;
+  readonly onFull?: OnFull;
+  /** the smallest growth (default 16 MiB) */
+  readonly minStep?: Bytes;
+  /** grow when a store would be full within this many seconds (default 5) */
+  readonly leadSeconds?: number;
+  /** the on-full policy acts when a store that cannot grow would be full within this many seconds (default 2) */
+  readonly actSeconds?: number;
+  /** SIGTERM/SIGINT: the watcher stops after the step under way */
+  readonly signal?: AbortSignal;
+  readonly onEvent: (e: WatchEvent) => void;
+}
+
+export interface WatchSummary {
+  readonly extensions: number;
+  /** snapshots the on-full policy acted on */
+  readonly acted: readonly string[];
+  /** snapshots found Invalid */
+  readonly invalid: readonly string[];
+}
+
+/** What the watcher keeps per snapshot while it runs (nothing it cannot learn again). */
+interface Watched {
+  readonly m: SnapshotManifest;
+  readonly rate: FillRate;
+  lastExtendSeconds: number;
+  /** the largest step the filesystem took last (halved on ENOSPC) */
+  stepCap: number;
+  /** why it can grow no more, once it cannot */
+  cannotGrow: string | undefined;
+  readonly warned: Set<number>;
+  readonly free: { value?: FreeSpace };
+  lastRecordMs: number;
+  policyDone: boolean;
+}
+
+const MiB = 1 << 20;
+const RESCAN_MS = 2000;
+const RECORD_MS = 5000;
+
+const live = (m: SnapshotManifest) => m.state === 'active' || m.state === 'rollback-pending';
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function watchSnapshots(options: WatchOptions): Promise<WatchSummary> {
+  const stateDir = StateDir.need(options.stateDir);
+  const onFull = options.onFull ?? DEFAULT_ON_FULL;
+  const interval = options.intervalMs ?? 100;
+  const acted: string[] = [];
+  const invalid: string[] = [];
+  let extensions = 0;
+  const emit = (name: string, event: WatchEventKind, message: string, more: Partial<WatchEvent> = {}) => options.onEvent({ at: new Date().toISOString(), name, event, message, ...more });
+
+  return withPlatform(options.platform, async (platform) => {
+    const life = { stateDir: options.stateDir, platform, waitLockMs: options.waitLockMs ?? 5000, ...(options.log ? { log: options.log } : {}) };
+    const watched = new Map<string, Watched>();
+    const finished = new Set<string>();
+    let lastScan = -Infinity;
+
+    /** From now on the store of `w` cannot grow: said once, loudly. */
+    const cannot = (w: Watched, why: string) => {
+      w.cannotGrow = why;
+      emit(w.m.name, 'cannot-grow', `WARNING: the store of "${w.m.name}" cannot grow any more (${why}); before it fills: --on-full ${onFull}`);
+    };
+
+    const scan = async () => {
+      const names = options.names ?? snapshotNames(stateDir, (d) => fs.readdirSync(d));
+      for (const name of names) {
+        if (finished.has(name)) continue;
+        const m = findSnapshot(stateDir, name);
+        if (!m) {
+          if (options.names) throw new SnapstoreError('NO_SUCH_SNAPSHOT', `no snapshot named "${name}" in ${stateDir.path}`, { hint: '`snapstore list` lists them' });
+          continue;
+        }
+        const w = watched.get(name);
+        if (isFinished(m.state) || m.state === 'merging' || (w && !live(m))) {
+          if (w || options.names) emit(name, 'done', `snapshot "${name}" is ${m.state}: no longer watched`);
+          watched.delete(name);
+          finished.add(name);
+          continue;
+        }
+        if (w || !live(m) || !platform.dm.find(usageDevice(m))) continue;
+        const caught = await catchUpStore({ ...life, name });
+        for (const c of caught) emit(name, 'caught-up', c);
+        watched.set(name, { m, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: {}, lastRecordMs: 0, policyDone: false });
+        emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${options.max !== undefined ? ` up to ${formatBytes(options.max)}` : ''}; if it cannot: --on-full ${onFull}`);
+      }
+    };
+
+    while (!options.signal?.aborted) {
+      const now = Date.now();
+      if (now - lastScan >= RESCAN_MS) {
+        await scan();
+        lastScan = now;
+        if (options.names && watched.size === 0 && options.names.every((n) => finished.has(n))) break;
+      }
+      for (const [name, w] of watched) {
+        if (options.signal?.aborted) break;
+        const dev = usageDevice(w.m);
+        if (!platform.dm.find(dev)) {
+          lastScan = -Infinity; // gone: the next scan says why
+          continue;
+        }
+        const status = parseSnapshotStatus(platform.dm.status(dev)[0]?.params ?? '');
+        if (status.state !== 'active') {
+          if (status.state === 'invalid') {
+            invalid.push(name);
+            emit(name, 'invalid', `snapshot "${name}" is INVALID: ${w.m.mode === 'checkpoint' ? 'the rollback is lost' : 'the update in it is incomplete'}${w.policyDone ? '' : ` (--on-full ${onFull})`}`);
+          }
+          watched.delete(name);
+          finished.add(name);
+          continue;
+        }
+        const used = status.allocated * 512;
+        const total = status.total * 512;
+        const s: Sample = { used, total, rate: w.rate.sample(Date.now(), used) };
+        const more = { usedBytes: used, totalBytes: total, bytesPerSecond: Math.round(s.rate) };
+        if (Date.now() - w.lastRecordMs >= RECORD_MS) {
+          w.lastRecordMs = Date.now();
+          await record(stateDir, name, s);
+        }
+        if (w.policyDone) continue;
+        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? total : Infinity), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
+        const d = decide(s, limits, w.lastExtendSeconds);
+        if (d.action === 'extend') {
+          const by = Math.min(d.by, w.stepCap === Infinity ? d.by : Math.max(w.m.chunkSize, Math.floor(w.stepCap / w.m.chunkSize) * w.m.chunkSize));
+          emit(name, 'extending', `${name}: ${d.why}: growing the store by ${formatBytes(by)}`, { ...more, byBytes: by });
+          const t0 = performance.now();
+          try {
+            const r = await extendSnapshot({ ...life, name, by: bytes(by), ...(options.keepFree ? { keepFree: options.keepFree } : {}), freeCache: w.free });
+            w.lastExtendSeconds = (performance.now() - t0) / 1000;
+            extensions++;
+            emit(name, 'extended', r.message, { byBytes: r.after - r.before, seconds: Math.round(w.lastExtendSeconds * 1000) / 1000, heldBackBytes: r.heldBack, totalBytes: r.after });
+            w.lastRecordMs = Date.now();
+            await record(stateDir, name, { ...s, total: r.after });
+            if (r.after === r.before) cannot(w, 'every new block was held back (the extension hazard): the filesystem has no block that was free at create left');
+          } catch (err) {
+            if (!(err instanceof SnapstoreError)) throw err;
+            emit(name, 'extend-failed', `${name}: growing by ${formatBytes(by)} failed: ${err.message}`, more);
+            if (err.code === 'ENOSPC' && by > 2 * w.m.chunkSize && by > MiB) w.stepCap = Math.floor(by / 2);
+            else if (err.code === 'ENOSPC' || err.code === 'STORE_CANNOT_GROW' || err.code === 'FS_UNREADABLE') cannot(w, err.message);
+            else if (err.code === 'BAD_STATE') lastScan = -Infinity;
+          }
+          continue;
+        }
+        if (d.action === 'at-max' || w.cannotGrow) {
+          const why = w.cannotGrow ?? `it is at --max ${formatBytes(options.max ?? 0)}`;
+          const pct = Math.floor((used / total) * 100);
+          const level = [...WARN_AT].reverse().find((p) => pct >= p && !w.warned.has(p));
+          if (level !== undefined) {
+            WARN_AT.filter((p) => p <= level).forEach((p) => w.warned.add(p));
+            emit(name, 'warning', `WARNING: the store of "${name}" is ${pct}% full and cannot grow (${why}); at the end: --on-full ${onFull}`, more);
+          }
+          if (mustAct(s, options.actSeconds ?? 2, Math.max(MiB, 8 * w.m.chunkSize))) {
+            w.policyDone = true;
+            const message = await actOnFull(life, w.m, onFull, why);
+            if (onFull !== 'invalidate') acted.push(name);
+            emit(name, 'policy', message, more);
+            if (onFull !== 'invalidate') {
+              watched.delete(name);
+              finished.add(name);
+            }
+          }
+        }
+      }
+      await sleep(interval, options.signal);
+    }
+    emit('-', 'stopped', `the watcher stopped (${extensions} extension${extensions === 1 ? '' : 's'})`);
+    return { extensions, acted, invalid };
+  });
+}
+
+/** The fill record for `status`; skipped when another command holds the lock. */
+async function record(stateDir: StateDir, name: string, s: Sample): Promise<void> {
+  try {
+    await withStateLock(stateDir, (lock) => writeFillRecord(lock, { version: 1, name, at: new Date().toISOString(), usedBytes: s.used, totalBytes: s.total, bytesPerSecond: Math.round(s.rate) }), { waitMs: 200 });
+  } catch (err) {
+    if (!(err instanceof SnapstoreError)) throw err;
+  }
+}
+
+/** What the policy does when a store cannot grow and is about to be full. */
+async function actOnFull(life: LifecycleOptions & { platform: Platform }, m: SnapshotManifest, onFull: OnFull, why: string): Promise<string> {
+  if (onFull === 'invalidate') {
+    return `the store of "${m.name}" is about to fill and cannot grow (${why}): --on-full invalidate lets the kernel invalidate the snapshot; ${m.mode === 'checkpoint' ? 'the rollback will be lost' : 'the update in it will be incomplete'}`;
+  }
+  if (onFull === 'commit') {
+    const r = await commitSnapshot({ ...life, name: m.name });
+    return `the store of "${m.name}" could not grow (${why}): --on-full commit: ${r.message}`;
+  }
+  // abort: the device whose writes fill the store is suspended without flushing
+  // (queued writes wait, none is lost, none reaches the store), and the record says so.
+  return withLifecycle(life, false, async (platform, lock) => {
+    const op = new Operation(platform, lock, findSnapshot(lock.dir, m.name) ?? m, () => {});
+    const dev = m.mode === 'update' ? updateDevice(m.name) : op.originDm;
+    platform.dm.suspend(dev, { lockfs: false, flush: false });
+    op.note({ writesStopped: dev }, `--on-full abort: the store could not grow (${why}); writes to ${dev} stopped before it filled`);
+    return `ABORTED: the store of "${m.name}" could not grow (${why}); writes to ${dev} are stopped (suspended) before the store filled: the snapshot stays valid. Tell the update agent; reboot and \`snapstore rollback ${m.name}\` (or \`commit\`), or free space and \`dmsetup resume ${dev}\``;
+  });
+}
