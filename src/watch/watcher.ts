@@ -213,7 +213,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
             emit(name, 'extended', r.message, { byBytes: r.after - r.before, seconds: Math.round(w.lastExtendSeconds * 1000) / 1000, heldBackBytes: r.heldBack, totalBytes: r.after });
             w.lastRecordMs = Date.now();
             await record(stateDir, name, { ...s, total: r.after });
-            if (r.after === r.before) cannot(w, 'every new block was held back (the extension hazard): the filesystem has no block that was free at create left');
+            // Nothing gained (every new block held back for the extension hazard): the next step reaches further, until the filesystem refuses.
           } catch (err) {
             if (!(err instanceof SnapstoreError)) throw err;
             emit(name, 'extend-failed', `${name}: growing by ${formatBytes(by)} failed: ${err.message}`, more);
