@@ -194,7 +194,8 @@ describe('an extension cut short', () => {
     expect(statusOf().usage?.total).toBe(24 * MiB);
     expect((await recoverSnapshots(o())).actions).toEqual([]);
 
-    await crashAt('before:load snapstore-s-cow');
+    await crashAt('before:dm.load snapstore-s-cow');
+    expect(statusOf().problems.join('\n')).toMatch(/an extension was interrupted/);
     p.reboot();
     await activateSnapshots(o());
     expect(statusOf().usage?.total).toBe(32 * MiB);

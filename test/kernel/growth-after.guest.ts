@@ -1,4 +1,4 @@
-// Guest side of the growth suite, boot 2 (boot 1: growth-before.guest.ts): the
+// Growth, boot 2 (in boot 2 of lifecycle.test.ts; boot 1: growth-before.guest.ts): the
 // system sets up its passthroughs, `activate` builds each snapshot with its
 // grown store (the map as the manifest's last generation has it), and each
 // hazard scenario is rolled back with the kernel's merge. With the check,
@@ -10,8 +10,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { activateSnapshots } from '../../src/snapshot/activate.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { requireGuest, run } from '../vm/guest.js';
-import { bootDevices, dev, fileSha, HAZARD, mnt } from './growth-system.js';
-import { fsck, META, mountMeta, sh, STATE } from './lifecycle-helpers.js';
+import { bootDevices, dev, fileSha, GMETA as META, GSTATE as STATE, HAZARD, mnt, mountGrowthMeta } from './growth-system.js';
+import { fsck, sh } from './lifecycle-helpers.js';
 
 requireGuest();
 process.env.DM_DISABLE_UDEV = '1';
@@ -19,7 +19,7 @@ const opts = { stateDir: STATE, log: () => {} };
 
 describe('growth, boot 2', () => {
   beforeAll(async () => {
-    mountMeta(false);
+    mountGrowthMeta(false);
     bootDevices();
     const r = await activateSnapshots(opts);
     for (const h of HAZARD) expect(r.find((a) => a.name === h.key)?.action, h.key).toBe('activated');
@@ -62,6 +62,7 @@ describe('growth, boot 2', () => {
   });
 
   test('nothing left behind', () => {
-    expect(sh('dmsetup ls').split('\n').filter((l) => l.startsWith('snapstore-'))).toEqual([]);
+    expect(sh('dmsetup ls').split('\n').filter((l) => HAZARD.some((h) => l.startsWith(`snapstore-${h.key}`)))).toEqual([]);
+    run('umount', [META]);
   });
 });

@@ -1,5 +1,5 @@
-// Guest side of the growth suite, boot 1 (host side: growth.test.ts; boot 2:
-// growth-after.guest.ts). The extension hazard on ext4 and xfs: a filesystem
+// Growth, boot 1 (it runs in boot 1 of the lifecycle suite, lifecycle.test.ts,
+// on disks of its own; boot 2: growth-after.guest.ts). The extension hazard on ext4 and xfs: a filesystem
 // filled with files, a checkpoint, every file deleted, new data written while
 // the store grows several times into the freed space: with the check, no
 // freed block joins the store's map; with the test-only switch off, freed
@@ -14,13 +14,14 @@ import { mapFile } from '../../src/fiemap/map-file.js';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { createSnapshot } from '../../src/snapshot/create.js';
 import { extendSnapshot } from '../../src/snapshot/extend.js';
+import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { StateDir } from '../../src/state/state-dir.js';
 import { readManifest } from '../../src/store/manifest.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
 import { requireGuest, run } from '../vm/guest.js';
-import { blocks, bootDevices, dev, fileSha, HAZARD, mnt, sha, type HazardKey } from './growth-system.js';
-import { META, mountMeta, sh, STATE } from './lifecycle-helpers.js';
+import { blocks, bootDevices, dev, fileSha, GMETA as META, GSTATE as STATE, HAZARD, mnt, mountGrowthMeta, OTHERS, sha } from './growth-system.js';
+import { deviceSha, sh } from './lifecycle-helpers.js';
 
 requireGuest();
 process.env.DM_DISABLE_UDEV = '1';
@@ -55,24 +56,27 @@ const overlaps = (a0: number, a1: number, b0: number, b1: number) => a0 < b1 && 
 
 describe('growth, boot 1', () => {
   beforeAll(() => {
-    mountMeta(true);
+    mountGrowthMeta(true);
     bootDevices();
   });
-  afterAll(() => sh('sync; umount /tmp/mnt/* 2>/dev/null; true'));
+  afterAll(() => sh(`sync; umount ${[...HAZARD.map((h) => mnt(h.key)), ...OTHERS.map(mnt), META].join(' ')} 2>/dev/null; true`));
 
   test.each(HAZARD)('the extension hazard, $type, check $check: files deleted after create, the store grown into the freed space', async ({ key, type, check }) => {
     mkfs(key, type);
     const root = `${mnt(key)}/.snapstore`;
-    // Fill the filesystem with 1 MiB files until 64 MiB are left.
+    // Fill the filesystem: 64 MiB of 1 MiB files (the update deletes them), then a
+    // ballast file that is never deleted, until 64 MiB are left.
     const hashes: Record<string, string> = {};
     let n = 0;
-    while (avail(mnt(key)) > 64 * MiB) {
+    while (n < 64) {
       const name = `f${String(n).padStart(4, '0')}`;
       const data = blocks(`${key}/${name}`, 1);
       fs.writeFileSync(`${root}/${name}`, data);
       hashes[name] = sha(data);
       n++;
     }
+    sh('sync');
+    run('fallocate', ['-l', String(Math.floor((avail(mnt(key)) - 64 * MiB) / MiB) * MiB), `${mnt(key)}/ballast`]);
     settle(mnt(key));
     // Room for the store among the files (so that its growth meets freed blocks first).
     const room = Math.floor(n / 4);
@@ -141,6 +145,7 @@ describe('growth, boot 1', () => {
 
   test('extension under I/O: a writer through the origin while the store grows ten times: no I/O error, no lost write', async () => {
     mkfs('io', 'ext4');
+    sh('dmesg -C');
     const r = await createSnapshot({ ...opts, name: 'io', origin: dev('io'), store: `${mnt('io')}/.snapstore/io.store`, size: parseSize('16M'), chunk, mode: 'checkpoint' });
     expect(r.manifest?.state).toBe('active');
     const pattern = blocks('io/pattern', 2);
@@ -163,5 +168,92 @@ describe('growth, boot 1', () => {
     expect(s!.usage!.total).toBeGreaterThan(90 * MiB);
     expect(sh('dmesg')).not.toMatch(/I\/O error|Buffer I\/O error|blk_update_request/);
     expect((await commitSnapshot({ ...opts, name: 'io' })).outcome).toBe('committed');
+  });
+});
+
+/** A `snapstore watch` process: its JSON lines as they come, and its end. */
+function startWatcher(args: string[], env: Record<string, string> = {}) {
+  const lines: Array<Record<string, unknown>> = [];
+  const child = spawn('node', ['bin/snapstore', 'watch', ...args, '--state-dir', STATE, '--json', '--interval', '50'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (l.startsWith('{')) lines.push(JSON.parse(l) as Record<string, unknown>);
+    }
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const until = async (pred: (e: Record<string, unknown>) => boolean, ms: number) => {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 50))) if (lines.some(pred)) return;
+    throw new Error(`the watcher did not say it within ${ms} ms; it said: ${lines.map((l) => `${String(l['event'])} ${String(l['message'])}`).join(' | ')}`);
+  };
+  return { child, lines, exit, until };
+}
+
+const events = (lines: Array<Record<string, unknown>>, kind: string) => lines.filter((l) => l['event'] === kind);
+
+describe('growth, boot 1: the watcher', () => {
+  test('a sustained writer (512 MiB: new files, then overwrites) over a 16 MiB store; the watcher killed mid-extension and restarted: never Invalid; a rollback restores the filesystem exactly', async () => {
+    mkfs('sw', 'ext4');
+    sh('sync');
+    run('umount', [mnt('sw')]);
+    const before = deviceSha(dev('sw'));
+    run('mount', [dev('sw'), mnt('sw')]);
+    const r = await createSnapshot({ ...opts, name: 'sw', origin: dev('sw'), store: `${mnt('sw')}/.snapstore/sw.store`, size: parseSize('16M'), chunk, mode: 'checkpoint' });
+    expect(r.manifest?.state).toBe('active');
+    fs.writeFileSync('/tmp/sw-pattern', blocks('sw', 8));
+    // The first watcher dies (kill -9) just before its first grown COW table goes live.
+    const w1 = startWatcher(['sw'], { SNAPSTORE_TEST_FAULT: 'before:dm.resume snapstore-sw-cow' });
+    await w1.until((e) => e['event'] === 'watching', 60_000);
+    const t0 = Date.now();
+    const writer = spawn('sh', ['-c', `set -e; for i in $(seq 1 16); do dd if=/tmp/sw-pattern of=${mnt('sw')}/f-$i bs=1M status=none; done; for r in 1 2 3; do for i in $(seq 1 16); do dd if=/tmp/sw-pattern of=${mnt('sw')}/f-$i bs=1M conv=notrunc status=none; done; sync; done`], { stdio: 'inherit' });
+    const written = new Promise<number>((resolve) => writer.on('exit', (code) => resolve(code ?? -1)));
+    const died = await w1.exit;
+    expect(died.signal).toBe('SIGKILL');
+    // Meanwhile the COW device waits suspended (writes wait too); the restarted watcher catches up.
+    const w2 = startWatcher(['sw']);
+    await w2.until((e) => e['event'] === 'watching', 60_000);
+    expect(events(w2.lines, 'caught-up').length).toBeGreaterThan(0);
+    expect(await written).toBe(0);
+    const seconds = (Date.now() - t0) / 1000;
+    const [s] = snapshotStatus({ stateDir: STATE, name: 'sw' });
+    expect({ health: s!.health, problems: s!.problems }).toEqual({ health: 'valid', problems: [] });
+    const grown = events(w2.lines, 'extended');
+    console.log(`sw: 512 MiB written in ${seconds.toFixed(1)} s; the store grew ${grown.length} times to ${(s!.usage!.total / MiB).toFixed(0)} MiB (${(s!.usage!.used / MiB).toFixed(0)} MiB used); extensions took ${grown.map((e) => e['seconds']).join(', ')} s`);
+    expect(grown.length).toBeGreaterThanOrEqual(2);
+    expect(events(w2.lines, 'invalid')).toEqual([]);
+    w2.child.kill('SIGTERM');
+    expect((await w2.exit).code).toBe(0);
+    expect(w2.lines.at(-1)?.['event']).toBe('stopped');
+    // The rollback, with the filesystem unmounted: the kernel's merge, waited for.
+    run('umount', [mnt('sw')]);
+    expect((await rollbackSnapshot({ ...opts, name: 'sw', wait: true })).outcome).toBe('rolled-back');
+    expect(deviceSha(dev('sw'))).toBe(before);
+  });
+
+  test('no room to grow: the watcher warns, then --on-full abort stops writes before the store fills; the snapshot stays valid', async () => {
+    mkfs('nr', 'ext4');
+    const r = await createSnapshot({ ...opts, name: 'nr', origin: dev('nr'), store: `${mnt('nr')}/.snapstore/nr.store`, size: parseSize('16M'), chunk, mode: 'checkpoint' });
+    expect(r.manifest?.state).toBe('active');
+    // The filesystem keeps more free than it has: the store cannot grow at all.
+    const w = startWatcher(['nr', '--keep-free', '100%', '--on-full', 'abort']);
+    await w.until((e) => e['event'] === 'watching', 60_000);
+    fs.writeFileSync('/tmp/nr-pattern', blocks('nr', 4));
+    const writer = spawn('sh', ['-c', `for i in $(seq 1 12); do dd if=/tmp/nr-pattern of=${mnt('nr')}/f-$i bs=1M oflag=direct status=none || exit 1; done`], { stdio: 'inherit' });
+    const written = new Promise<number>((resolve) => writer.on('exit', (code) => resolve(code ?? -1)));
+    await w.until((e) => e['event'] === 'policy', 120_000);
+    expect((await w.exit).code).toBe(0);
+    expect(events(w.lines, 'cannot-grow').length).toBe(1);
+    expect(events(w.lines, 'policy')[0]!['message']).toMatch(/ABORTED.*writes to gr-nr are stopped/);
+    expect(events(w.lines, 'invalid')).toEqual([]);
+    expect(run('dmsetup', ['info', '-c', '--noheadings', '-o', 'suspended', 'gr-nr']).trim()).toBe('Suspended');
+    const [s] = snapshotStatus({ stateDir: STATE, name: 'nr' });
+    expect(s!.health).toBe('valid');
+    expect(s!.problems.join('\n')).toMatch(/--on-full abort/);
+    // The way out: commit (the update is kept, the writer goes on into the plain origin).
+    expect((await commitSnapshot({ ...opts, name: 'nr' })).outcome).toBe('committed');
+    expect(await written).toBe(0);
   });
 });

@@ -1,10 +1,22 @@
-// The "system" of the growth suite (growth.test.ts): the dm passthroughs it sets
+// The "system" of the growth tests (boots 1 and 2 of lifecycle.test.ts): the dm passthroughs it sets
 // up at boot over its disks, where it mounts them, and the data it writes: every
 // 4 KiB block of a file says which file and block it is, so that a block
 // overwritten by store data (the extension hazard) shows.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { guestDisk, run } from '../vm/guest.js';
 import { passthrough } from './lifecycle-helpers.js';
+
+/** The suite's own metadata disk and state directory (it shares its boots with the lifecycle suite's). */
+export const GMETA = '/tmp/mnt/gmeta';
+export const GSTATE = `${GMETA}/state`;
+
+export function mountGrowthMeta(format: boolean): void {
+  const d = guestDisk('gmeta');
+  if (format) run('mkfs.ext4', ['-q', '-F', d]);
+  fs.mkdirSync(GMETA, { recursive: true });
+  run('mount', [d, GMETA]);
+}
 
 /** The extension-hazard scenarios: each filesystem type with the check on, and with it off (the test-only switch). */
 export const HAZARD = [

@@ -2,7 +2,9 @@
 // so that a reboot really happens between the update and the rollback or
 // commit (lifecycle-before.guest.ts, lifecycle-after.guest.ts, and
 // lifecycle-third.guest.ts for the enrolled partition's second reboot), then
-// the crash matrix with kill -9 (lifecycle-crash.guest.ts).
+// the crash matrix with kill -9 (lifecycle-crash.guest.ts). Boots 1 and 2 also
+// carry store growth (growth-before/after.guest.ts: the extension hazard across
+// a reboot), on disks of its own.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +30,20 @@ const disks = [
   disk('u3', 64),
   disk('p', 128),
   disk('q', 128),
+  // growth-*.guest.ts
+  disk('gmeta', 32),
+  disk('e4on', 192),
+  disk('e4off', 192),
+  disk('xfon', 320),
+  disk('xfoff', 320),
+  disk('io', 256),
+  disk('sw', 640),
+  disk('nr', 128),
 ];
 
 await kernelSuite('lifecycle', [
-  { files: ['test/kernel/lifecycle-before.guest.ts'], disks, timeoutSec: 900 },
-  { files: ['test/kernel/lifecycle-after.guest.ts'], disks, timeoutSec: 900 },
+  { files: ['test/kernel/lifecycle-before.guest.ts', 'test/kernel/growth-before.guest.ts'], disks, timeoutSec: 1200 },
+  { files: ['test/kernel/lifecycle-after.guest.ts', 'test/kernel/growth-after.guest.ts'], disks, timeoutSec: 1200 },
   { files: ['test/kernel/lifecycle-third.guest.ts'], disks, timeoutSec: 600 },
   {
     files: ['test/kernel/lifecycle-crash.guest.ts'],
