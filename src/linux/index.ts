@@ -9,3 +9,4 @@ export * from './mknod.js';
 export * from './mountinfo.js';
 export * from './loop.js';
 export * from './run.js';
+export * from './meminfo.js';

@@ -25,7 +25,8 @@ import type { Bytes, ChunkSize } from '../units/units.js';
 import { alignUp, bytes, chunkSize, formatBytes, type SizeOrShare } from '../units/units.js';
 import { ensureCow } from './build.js';
 import { checkStoreFsUnsnapshotted } from './checks.js';
-import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
+import { Operation, withLifecycle, withPlatform, type LifecycleOptions } from './context.js';
+import { StateDir } from '../state/state-dir.js';
 import { readSnapshot } from './manifest.js';
 import { stackNames, tableSectors } from './stack.js';
 import { updateDevice } from './update-stack.js';
@@ -39,6 +40,8 @@ export interface ExtendOptions extends LifecycleOptions {
   readonly keepFree?: KeepFree;
   /** the free space of the filesystem as it was at create, kept here by a caller that extends often (the watcher): it never changes */
   readonly freeCache?: { value?: FreeSpace };
+  /** grow by less than asked when the filesystem has less room (after --keep-free); refused only when it has none */
+  readonly upToRoom?: boolean;
 }
 
 /** A reserve: bytes, or a share of the filesystem's size. */
@@ -128,17 +131,22 @@ function storeOnOrigin(op: Operation, store: StoreManifest): boolean {
   return m.mode === 'checkpoint' && (store.device.dmName === m.origin.dmName || (m.beneath !== undefined && store.device.dmName === m.beneath.crypt));
 }
 
-/** The admission of new blocks for a store on the origin's filesystem: free at create, no exception. */
-async function hazardAdmission(op: Operation, store: StoreManifest, cache: { value?: FreeSpace }): Promise<(s: readonly StoreSegment[]) => Promise<StoreSegment[]>> {
+/**
+ * The admission of new blocks for a store on the origin's filesystem: free at
+ * create, no exception. The free space is read on first use (after the store
+ * layer found room: a doomed extension costs no filesystem read) and kept in
+ * `cache`.
+ */
+function hazardAdmission(op: Operation, store: StoreManifest, cache: { value?: FreeSpace }): (s: readonly StoreSegment[]) => Promise<StoreSegment[]> {
   const n = stackNames(op.name);
   if (op.manifest.beneath !== undefined) {
     throw new SnapstoreError('STORE_CANNOT_GROW', `store "${store.name}" is on the filesystem inside ${op.manifest.beneath.crypt}, beneath which the snapshot sits: its free space at create cannot be read without the key, so no new block can be shown safe`, {
       hint: 'make the store large enough at create for a snapshot beneath a crypt layer',
     });
   }
-  const free = (cache.value ??= await op.platform.freeSpace(op.dm.info(n.snap).dev, store.filesystem.type));
   const chunk = chunkSize(store.chunkSize);
   return async (segments) => {
+    const free = (cache.value ??= await op.platform.freeSpace(op.dm.info(n.snap).dev, store.filesystem.type));
     // Read after the proof: its own writes through the filesystem made exceptions too.
     const excepted = op.platform.exceptionChunks(op.dm.info(n.cow).dev, chunk);
     return keepChunks(segments, chunk, (p) => isFree(free, p, p + chunk.bytes) && !excepted.has(p / chunk.bytes));
@@ -159,9 +167,9 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
     let admit: ((s: readonly StoreSegment[]) => Promise<StoreSegment[]>) | undefined;
     if (!storeOnOrigin(op, store)) checkStoreFsUnsnapshotted(platform, store.file);
     else if (process.env[HAZARD_CHECK_OFF] === '1') op.say(`warning: ${HAZARD_CHECK_OFF} is set: new blocks join the map unchecked (a test of the hazard check; never in use)`);
-    else admit = await hazardAdmission(op, store, options.freeCache ?? {});
+    else admit = hazardAdmission(op, store, options.freeCache ?? {});
     const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystemSize(store.file));
-    const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(admit ? { admit } : {}) });
+    const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(options.upToRoom ? { upToRoom: true } : {}), ...(admit ? { admit } : {}) });
     const real = m.mode === 'checkpoint' ? op.dm.find(stackNames(m.name).real) : undefined;
     await ensureCow(op, r.manifest, real);
     const after = r.manifest.usableBytes;
@@ -208,5 +216,22 @@ export function catchUpStore(options: LifecycleOptions & { readonly name: string
     const op = new Operation(platform, lock, readSnapshot(lock.dir, options.name), options.log ?? (() => {}));
     checkLive(op);
     return catchUpGrowth(op);
+  });
+}
+
+/**
+ * The free space of snapshot `name`'s filesystem as it was at create, when its
+ * growth falls under the extension hazard (else undefined): read once by a
+ * watcher when it starts, so that no extension under pressure waits for it.
+ * Reads only; takes no lock.
+ */
+export async function freeAtCreate(options: LifecycleOptions & { readonly name: string }): Promise<FreeSpace | undefined> {
+  return withPlatform(options.platform, async (platform) => {
+    const stateDir = StateDir.need(options.stateDir);
+    const m = readSnapshot(stateDir, options.name);
+    const store = readManifest(stateDir, m.store);
+    const onOrigin = m.mode === 'checkpoint' && store.device.dmName === m.origin.dmName;
+    const snap = platform.dm.find(stackNames(m.name).snap);
+    return onOrigin && snap ? platform.freeSpace(snap.dev, store.filesystem.type) : undefined;
   });
 }

@@ -37,6 +37,8 @@ export interface ExtendStoreOptions {
   readonly add: Bytes;
   /** room the store's filesystem keeps for everyone else after the growth (bytes available to non-root users) */
   readonly keepFree: Bytes;
+  /** take what the filesystem can give, up to `add`, rather than refuse a growth it cannot give whole */
+  readonly upToRoom?: boolean;
   /**
    * Which of the new segments may join the map (in store order, store
    * offsets not yet assigned); the rest stay allocated but unmapped. Called
@@ -141,19 +143,25 @@ export function settleExtension(lock: StateLock, name: string): string | undefin
   return did;
 }
 
-/** Refuses a growth the filesystem cannot give while keeping `keepFree` for everyone else. */
-function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes): void {
+/**
+ * Refuses a growth the filesystem cannot give while keeping `keepFree` for
+ * everyone else; with `upToRoom`, returns the part of it that it can give.
+ */
+function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes, upToRoom: boolean): Bytes {
   const info = fstatfs(fd, m.file);
-  if (info.availableBytes < keepFree + chunkSize(m.chunkSize).bytes) {
+  const chunk = chunkSize(m.chunkSize).bytes;
+  if (info.availableBytes < keepFree + chunk) {
     throw new SnapstoreError('STORE_CANNOT_GROW', `the filesystem of store "${m.name}" (${m.file}) has ${formatBytes(info.availableBytes)} available, no more than the ${formatBytes(keepFree)} kept free: the store cannot grow`, {
       hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',
     });
   }
+  if (upToRoom) return bytes(Math.min(add, Math.floor((info.availableBytes - keepFree) / chunk) * chunk));
   if (info.availableBytes < add + keepFree) {
     throw new SnapstoreError('ENOSPC', `the filesystem of store "${m.name}" (${m.file}) has ${formatBytes(info.availableBytes)} available: growing the store by ${formatBytes(add)} would leave less than the ${formatBytes(keepFree)} kept free`, {
       hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',
     });
   }
+  return add;
 }
 
 /** Grows store `name` by `add` bytes under the caller's lock; undoes its own work on failure. */
@@ -161,7 +169,7 @@ export async function extendStoreLocked(lock: StateLock, options: ExtendStoreOpt
   const log = options.log ?? (() => {});
   const m = readManifest(lock.dir, options.name);
   const chunk = chunkSize(m.chunkSize);
-  const { add } = options;
+  let { add } = options;
   if (add <= 0 || add % chunk.bytes !== 0) {
     throw new SnapstoreError('BAD_SIZE', `a store grows by a whole number of its ${formatBytes(chunk.bytes)} chunks, not ${add} bytes`, { hint: 'ask for a size like 64M or 1G', usage: true });
   }
@@ -175,7 +183,7 @@ export async function extendStoreLocked(lock: StateLock, options: ExtendStoreOpt
           hint: 'the map is stale; `snapstore store verify` says more. Nothing was changed',
         });
       }
-      checkRoom(fd, m, add, options.keepFree);
+      add = checkRoom(fd, m, add, options.keepFree, options.upToRoom ?? false);
       const folder = lock.dir.ensureFolder('stores');
       writeIntent<Extending>(lock, folder, m.name, OP, { fileSize: m.fileSize });
       undo.push(`the extension record of "${m.name}"`, () => removeIntent(lock, folder, m.name, OP));

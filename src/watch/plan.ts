@@ -2,9 +2,11 @@
  * When to grow a store and by how much: a pure function of what the
  * watcher measured. It grows ahead of the writer: when the store would be
  * full within the lead time (at least `leadSeconds`, and three times what an
- * extension took last) or is down to its minimum headroom, by a step that
- * covers twice that horizon at the measured rate (at least `minStep`),
- * never past `max`.
+ * extension took last), or could not take the writes waiting in the page
+ * cache (writeback sends them at the disk's speed, faster than any
+ * extension), or is down to its minimum headroom; by a step that covers
+ * twice that horizon at the measured rate and the waiting writes twice over
+ * (at least `minStep`), never past `max`.
  */
 export interface Limits {
   /** the smallest growth worth a reload */
@@ -22,6 +24,8 @@ export interface Sample {
   readonly total: number;
   /** bytes per second */
   readonly rate: number;
+  /** bytes written to the page cache and not yet on disk (they reach the store in a burst) */
+  readonly pending?: number;
 }
 
 export type Decision =
@@ -29,20 +33,30 @@ export type Decision =
   | { readonly action: 'extend'; readonly by: number; readonly why: string }
   | { readonly action: 'at-max'; readonly why: string };
 
-/** Free bytes below which a store always grows: half a minimum step, or a tenth of the store. */
+/**
+ * Free bytes below which a store always grows: a minimum step, or a tenth of
+ * the store. A store smaller than two steps grows as soon as it is watched:
+ * before the first write is seen, the rate says nothing yet.
+ */
 export function headroom(limits: Limits, total: number): number {
-  return Math.max(limits.minStep / 2, total / 10);
+  return Math.max(limits.minStep, total / 10);
 }
 
 export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decision {
   const free = s.total - s.used;
   const horizon = Math.max(limits.leadSeconds, 3 * lastExtendSeconds);
-  const need = Math.max(headroom(limits, s.total), s.rate * horizon);
+  const pending = s.pending ?? 0;
+  const need = Math.max(headroom(limits, s.total), s.rate * horizon, pending);
   if (free > need) return { action: 'none' };
-  const why = s.rate > 0 && s.rate * horizon >= headroom(limits, s.total) ? `full in ${(free / s.rate).toFixed(1)} s at ${Math.round(s.rate / 1024)} KiB/s` : `${Math.round(free / 1024)} KiB free`;
+  const why =
+    pending >= Math.max(headroom(limits, s.total), s.rate * horizon)
+      ? `${Math.round(pending / 1024)} KiB of writes wait in the page cache, ${Math.round(free / 1024)} KiB free`
+      : s.rate > 0 && s.rate * horizon >= headroom(limits, s.total)
+        ? `full in ${(free / s.rate).toFixed(1)} s at ${Math.round(s.rate / 1024)} KiB/s`
+        : `${Math.round(free / 1024)} KiB free`;
   const room = limits.max - s.total;
   if (room < limits.chunk) return { action: 'at-max', why };
-  let by = Math.max(limits.minStep, 2 * s.rate * horizon);
+  let by = Math.max(limits.minStep, 2 * s.rate * horizon, 2 * pending - free);
   by = Math.min(Math.ceil(by / limits.chunk) * limits.chunk, Math.floor(room / limits.chunk) * limits.chunk);
   return { action: 'extend', by, why };
 }

@@ -18,7 +18,7 @@ import { parseSnapshotStatus } from '../dm/status.js';
 import { commitSnapshot } from '../snapshot/commit.js';
 import { Operation, withLifecycle, withPlatform } from '../snapshot/context.js';
 import type { LifecycleOptions } from '../snapshot/context.js';
-import { catchUpStore, extendSnapshot, usageDevice, type KeepFree } from '../snapshot/extend.js';
+import { catchUpStore, extendSnapshot, freeAtCreate, usageDevice, type KeepFree } from '../snapshot/extend.js';
 import { writeFillRecord } from '../snapshot/fill.js';
 import { findSnapshot, snapshotNames } from '../snapshot/manifest.js';
 import type { SnapshotManifest } from '../snapshot/manifest.js';
@@ -28,6 +28,7 @@ import { updateDevice } from '../snapshot/update-stack.js';
 import { withStateLock } from '../state/lock.js';
 import { StateDir } from '../state/state-dir.js';
 import type { FreeSpace } from '../store/free-space.js';
+import { pendingWrites } from '../linux/meminfo.js';
 import { bytes, formatBytes, type Bytes } from '../units/units.js';
 import { decide, mustAct, WARN_AT, type Limits, type Sample } from './plan.js';
 import { FillRate } from './rate.js';
@@ -75,6 +76,8 @@ export interface WatchOptions extends LifecycleOptions {
   readonly leadSeconds?: number;
   /** the on-full policy acts when a store that cannot grow would be full within this many seconds (default 2) */
   readonly actSeconds?: number;
+  /** writes waiting in the page cache, in bytes (default: Dirty + Writeback of /proc/meminfo) */
+  readonly pendingWrites?: () => number;
   /** SIGTERM/SIGINT: the watcher stops after the step under way */
   readonly signal?: AbortSignal;
   readonly onEvent: (e: WatchEvent) => void;
@@ -162,7 +165,9 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         if (w || !live(m) || !platform.dm.find(usageDevice(m))) continue;
         const caught = await catchUpStore({ ...life, name });
         for (const c of caught) emit(name, 'caught-up', c);
-        watched.set(name, { m, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: {}, lastRecordMs: 0, policyDone: false });
+        // The filesystem's free space at create never changes: read now, not under pressure.
+        const free = await freeAtCreate({ stateDir: options.stateDir, platform, name });
+        watched.set(name, { m, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false });
         emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${options.max !== undefined ? ` up to ${formatBytes(options.max)}` : ''}; if it cannot: --on-full ${onFull}`);
       }
     };
@@ -191,23 +196,22 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           finished.add(name);
           continue;
         }
-        const used = status.allocated * 512;
-        const total = status.total * 512;
-        const s: Sample = { used, total, rate: w.rate.sample(Date.now(), used) };
-        const more = { usedBytes: used, totalBytes: total, bytesPerSecond: Math.round(s.rate) };
+        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending: (options.pendingWrites ?? pendingWrites)() };
+        const seen = (x: Sample) => ({ usedBytes: x.used, totalBytes: x.total, bytesPerSecond: Math.round(x.rate) });
+        const more = seen(s);
         if (Date.now() - w.lastRecordMs >= RECORD_MS) {
           w.lastRecordMs = Date.now();
           await record(stateDir, name, s);
         }
         if (w.policyDone) continue;
-        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? total : Infinity), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
+        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? s.total : Infinity), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
         const d = decide(s, limits, w.lastExtendSeconds);
         if (d.action === 'extend') {
           const by = Math.min(d.by, w.stepCap === Infinity ? d.by : Math.max(w.m.chunkSize, Math.floor(w.stepCap / w.m.chunkSize) * w.m.chunkSize));
           emit(name, 'extending', `${name}: ${d.why}: growing the store by ${formatBytes(by)}`, { ...more, byBytes: by });
           const t0 = performance.now();
           try {
-            const r = await extendSnapshot({ ...life, name, by: bytes(by), ...(options.keepFree ? { keepFree: options.keepFree } : {}), freeCache: w.free });
+            const r = await extendSnapshot({ ...life, name, by: bytes(by), upToRoom: true, ...(options.keepFree ? { keepFree: options.keepFree } : {}), freeCache: w.free });
             w.lastExtendSeconds = (performance.now() - t0) / 1000;
             extensions++;
             emit(name, 'extended', r.message, { byBytes: r.after - r.before, seconds: Math.round(w.lastExtendSeconds * 1000) / 1000, heldBackBytes: r.heldBack, totalBytes: r.after });
@@ -221,21 +225,25 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
             else if (err.code === 'ENOSPC' || err.code === 'STORE_CANNOT_GROW' || err.code === 'FS_UNREADABLE') cannot(w, err.message);
             else if (err.code === 'BAD_STATE') lastScan = -Infinity;
           }
-          continue;
+          if (!w.cannotGrow) continue;
+          // It has just learnt that it cannot grow: the policy is weighed at once, on a fresh reading.
+          const fresh = parseSnapshotStatus(platform.dm.status(dev)[0]?.params ?? '');
+          if (fresh.state !== 'active') continue; // the next round reports it
+          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512) };
         }
-        if (d.action === 'at-max' || w.cannotGrow) {
+        if (d.action !== 'none' || w.cannotGrow) {
           const why = w.cannotGrow ?? `it is at --max ${formatBytes(options.max ?? 0)}`;
-          const pct = Math.floor((used / total) * 100);
+          const pct = Math.floor((s.used / s.total) * 100);
           const level = [...WARN_AT].reverse().find((p) => pct >= p && !w.warned.has(p));
           if (level !== undefined) {
             WARN_AT.filter((p) => p <= level).forEach((p) => w.warned.add(p));
-            emit(name, 'warning', `WARNING: the store of "${name}" is ${pct}% full and cannot grow (${why}); at the end: --on-full ${onFull}`, more);
+            emit(name, 'warning', `WARNING: the store of "${name}" is ${pct}% full and cannot grow (${why}); at the end: --on-full ${onFull}`, seen(s));
           }
           if (mustAct(s, options.actSeconds ?? 2, Math.max(MiB, 8 * w.m.chunkSize))) {
             w.policyDone = true;
             const message = await actOnFull(life, w.m, onFull, why);
             if (onFull !== 'invalidate') acted.push(name);
-            emit(name, 'policy', message, more);
+            emit(name, 'policy', message, seen(s));
             if (onFull !== 'invalidate') {
               watched.delete(name);
               finished.add(name);

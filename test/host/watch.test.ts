@@ -67,13 +67,13 @@ function writer(perTick: number, tickMs: number, until: number) {
   };
 }
 
-async function watchUntil(done: (events: WatchEvent[]) => boolean, extra: { onFull?: OnFull; max?: number } = {}, ms = 4000): Promise<WatchEvent[]> {
+async function watchUntil(done: (events: WatchEvent[]) => boolean, extra: { onFull?: OnFull; max?: number; pending?: number } = {}, ms = 4000): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
   const stop = new AbortController();
   const t = setTimeout(() => stop.abort(), ms);
   const check = setInterval(() => done(events) && stop.abort(), 10);
   try {
-    await watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(8 * MiB), leadSeconds: 0.5, actSeconds: 0.05, signal: stop.signal, onEvent: (e) => events.push(e), ...(extra.onFull ? { onFull: extra.onFull } : {}), ...(extra.max ? { max: bytes(extra.max) } : {}) });
+    await watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(8 * MiB), leadSeconds: 0.5, actSeconds: 0.05, pendingWrites: () => extra.pending ?? 0, signal: stop.signal, onEvent: (e) => events.push(e), ...(extra.onFull ? { onFull: extra.onFull } : {}), ...(extra.max ? { max: bytes(extra.max) } : {}) });
   } finally {
     clearTimeout(t);
     clearInterval(check);
@@ -134,6 +134,17 @@ describe('the watcher', () => {
     }
   });
 
+  it('grows ahead of writes waiting in the page cache (before they reach the store), taking what the filesystem has when less than asked', async () => {
+    await create();
+    p.space.available = 150 * MiB;
+    const events = await watchUntil((ev) => ev.some((e) => e.event === 'extended'), { pending: 200 * MiB });
+    const grown = events.find((e) => e.event === 'extending')!;
+    expect(grown.message).toMatch(/wait in the page cache/);
+    expect(grown.byBytes).toBeGreaterThanOrEqual(384 * MiB);
+    // The filesystem had 150 MiB, less 5% of 1 GiB kept free: the store took that, not nothing.
+    expect(cowBytes()).toBe(16 * MiB + Math.floor((150 * MiB - Math.ceil((1024 * MiB * 5) / 100)) / 4096) * 4096);
+  });
+
   it('stops at --max: warns, then acts', async () => {
     await create();
     const w = writer(64 * 1024, 5, 40 * MiB);
@@ -161,7 +172,7 @@ describe('the watcher', () => {
 
   it('ends when the snapshots it was given are finished', async () => {
     await create();
-    const run = watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, onEvent: () => {} });
+    const run = watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(4 * MiB), pendingWrites: () => 0, onEvent: () => {} });
     await new Promise((r) => setTimeout(r, 50));
     const { commitSnapshot } = await import('../../src/snapshot/commit.js');
     await commitSnapshot({ ...o(), name: 's' });

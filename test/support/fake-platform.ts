@@ -213,6 +213,8 @@ export class FakePlatform implements Platform {
   async extendStore(lock: StateLock, o: ExtendStoreOptions): Promise<ExtendStoreResult> {
     const m = readManifest(lock.dir, o.name);
     if (o.keepFree + 4096 > this.space.available) throw new SnapstoreError('STORE_CANNOT_GROW', `no room beyond the ${o.keepFree} bytes kept free (fake)`, { hint: 'free space' });
+    const add = o.upToRoom ? Math.min(o.add, Math.floor((this.space.available - o.keepFree) / 4096) * 4096) : o.add;
+    o = { ...o, add: add as Bytes };
     if (o.add + o.keepFree > this.space.available) {
       throw new SnapstoreError('ENOSPC', `no room for ${o.add} more bytes keeping ${o.keepFree} free (fake)`, { hint: 'free space' });
     }
