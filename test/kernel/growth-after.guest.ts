@@ -22,7 +22,8 @@ describe('growth, boot 2', () => {
     mountGrowthMeta(false);
     bootDevices();
     const r = await activateSnapshots(opts);
-    for (const h of HAZARD) expect(r.find((a) => a.name === h.key)?.action, h.key).toBe('activated');
+    // Without the check a snapshot may have been lost already (Invalid): activate says so.
+    for (const h of HAZARD) expect(h.check ? ['activated'] : ['activated', 'invalid'], h.key).toContain(r.find((a) => a.name === h.key)?.action);
   });
 
   test.each(HAZARD)('the extension hazard, $type, check $check: rolled back after the reboot', async ({ key, type, check }) => {
