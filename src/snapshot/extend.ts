@@ -27,7 +27,7 @@ import { ensureCow } from './build.js';
 import { checkStoreFsUnsnapshotted } from './checks.js';
 import { Operation, withLifecycle, withPlatform, type LifecycleOptions } from './context.js';
 import { StateDir } from '../state/state-dir.js';
-import { readSnapshot } from './manifest.js';
+import { readSnapshot, type SnapshotManifest } from './manifest.js';
 import { stackNames, tableSectors } from './stack.js';
 import { updateDevice } from './update-stack.js';
 
@@ -126,8 +126,7 @@ export function keepFreeBytes(keep: KeepFree, size: Bytes): Bytes {
 }
 
 /** Whether the store lives on the filesystem the checkpoint protects (its blocks then fall under the hazard). */
-function storeOnOrigin(op: Operation, store: StoreManifest): boolean {
-  const m = op.manifest;
+function storeOnOrigin(m: SnapshotManifest, store: StoreManifest): boolean {
   return m.mode === 'checkpoint' && (store.device.dmName === m.origin.dmName || (m.beneath !== undefined && store.device.dmName === m.beneath.crypt));
 }
 
@@ -165,7 +164,7 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
     const chunk = chunkSize(store.chunkSize);
     const add = growth(options, store, chunk);
     let admit: ((s: readonly StoreSegment[]) => Promise<StoreSegment[]>) | undefined;
-    if (!storeOnOrigin(op, store)) checkStoreFsUnsnapshotted(platform, store.file);
+    if (!storeOnOrigin(op.manifest, store)) checkStoreFsUnsnapshotted(platform, store.file);
     else if (process.env[HAZARD_CHECK_OFF] === '1') op.say(`warning: ${HAZARD_CHECK_OFF} is set: new blocks join the map unchecked (a test of the hazard check; never in use)`);
     else admit = hazardAdmission(op, store, options.freeCache ?? {});
     const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystemSize(store.file));
@@ -230,8 +229,8 @@ export async function freeAtCreate(options: LifecycleOptions & { readonly name: 
     const stateDir = StateDir.need(options.stateDir);
     const m = readSnapshot(stateDir, options.name);
     const store = readManifest(stateDir, m.store);
-    const onOrigin = m.mode === 'checkpoint' && store.device.dmName === m.origin.dmName;
+    // Beneath a crypt layer the snapshot device holds ciphertext: such a store is never grown (hazardAdmission).
     const snap = platform.dm.find(stackNames(m.name).snap);
-    return onOrigin && snap ? platform.freeSpace(snap.dev, store.filesystem.type) : undefined;
+    return storeOnOrigin(m, store) && m.beneath === undefined && snap ? platform.freeSpace(snap.dev, store.filesystem.type) : undefined;
   });
 }
