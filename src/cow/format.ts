@@ -54,6 +54,14 @@ export class Layout {
     return add(this.areaChunk(area), chunks(1 + index));
   }
 
+  /**
+   * Chunks a store needs to hold `exceptions` exceptions: the header, the data chunks, one
+   * metadata chunk per area, and the next area's, which the kernel writes before it needs it.
+   */
+  chunksToHold(exceptions: number): Chunks {
+    return chunks(HEADER_CHUNKS + exceptions + Math.ceil(exceptions / this.epa) + 1);
+  }
+
   offsetOf(c: Chunks): Bytes {
     return chunksToBytes(c, this.chunk);
   }

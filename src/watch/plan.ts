@@ -5,8 +5,8 @@
  * extension took last), or could not take the writes waiting in the page
  * cache (writeback sends them at the disk's speed, faster than any
  * extension), or is down to its minimum headroom; by a step that covers
- * twice that horizon at the measured rate and the waiting writes twice over
- * (at least `minStep`), never past `max`.
+ * twice that horizon at the measured rate, or the waiting writes with a
+ * headroom above them (at least `minStep`), never past `max`.
  */
 export interface Limits {
   /** the smallest growth worth a reload */
@@ -56,7 +56,10 @@ export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decisi
         : `${Math.round(free / 1024)} KiB free`;
   const room = limits.max - s.total;
   if (room < limits.chunk) return { action: 'at-max', why };
-  let by = Math.max(limits.minStep, 2 * s.rate * horizon, 2 * pending - free);
+  // The waiting writes once (they may overwrite chunks already copied, or go to another
+  // filesystem: counted twice, they grew stores far past their need and ate the room the
+  // update itself writes into), with a headroom above them.
+  let by = Math.max(limits.minStep, 2 * s.rate * horizon, pending + headroom(limits, s.total) - free);
   by = Math.min(Math.ceil(by / limits.chunk) * limits.chunk, Math.floor(room / limits.chunk) * limits.chunk);
   return { action: 'extend', by, why };
 }

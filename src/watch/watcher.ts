@@ -29,7 +29,8 @@ import { withStateLock } from '../state/lock.js';
 import { StateDir } from '../state/state-dir.js';
 import type { FreeSpace } from '../store/free-space.js';
 import { pendingWrites } from '../linux/meminfo.js';
-import { bytes, formatBytes, type Bytes } from '../units/units.js';
+import { Layout } from '../cow/format.js';
+import { bytes, chunkSize, formatBytes, type Bytes } from '../units/units.js';
 import { decide, mustAct, WARN_AT, type Limits, type Sample } from './plan.js';
 import { FillRate } from './rate.js';
 
@@ -98,6 +99,8 @@ interface Watched {
   lastExtendSeconds: number;
   /** the largest step the filesystem took last (halved on ENOSPC) */
   stepCap: number;
+  /** the store that holds a copy of every chunk of the origin: it never needs more */
+  wholeOrigin: number;
   /** why it can grow no more, once it cannot */
   cannotGrow: string | undefined;
   readonly warned: Set<number>;
@@ -167,7 +170,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         for (const c of caught) emit(name, 'caught-up', c);
         // The filesystem's free space at create never changes: read now, not under pressure.
         const free = await freeAtCreate({ stateDir: options.stateDir, platform, name });
-        watched.set(name, { m, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false });
+        watched.set(name, { m, wholeOrigin: wholeOriginBytes(m), rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false });
         emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${options.max !== undefined ? ` up to ${formatBytes(options.max)}` : ''}; if it cannot: --on-full ${onFull}`);
       }
     };
@@ -204,7 +207,9 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           await record(stateDir, name, s);
         }
         if (w.policyDone) continue;
-        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? s.total : Infinity), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
+        // A store that can hold a copy of every chunk of the origin never fills: nothing to do.
+        if (s.total >= w.wholeOrigin) continue;
+        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? s.total : Infinity, w.wholeOrigin), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
         const d = decide(s, limits, w.lastExtendSeconds);
         if (d.action === 'extend') {
           const by = Math.min(d.by, w.stepCap === Infinity ? d.by : Math.max(w.m.chunkSize, Math.floor(w.stepCap / w.m.chunkSize) * w.m.chunkSize));
@@ -256,6 +261,12 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
     emit('-', 'stopped', `the watcher stopped (${extensions} extension${extensions === 1 ? '' : 's'})`);
     return { extensions, acted, invalid };
   });
+}
+
+/** Usable bytes of a store that can take an exception for every chunk of the origin. */
+function wholeOriginBytes(m: SnapshotManifest): number {
+  const layout = new Layout(chunkSize(m.chunkSize));
+  return layout.chunksToHold(Math.ceil((m.origin.sectors * 512) / m.chunkSize)) * m.chunkSize;
 }
 
 /** The fill record for `status`; skipped when another command holds the lock. */

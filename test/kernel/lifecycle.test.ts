@@ -13,7 +13,7 @@ import { kernelSuite } from '../vm/kernel-suite.js';
 
 const keep = mkdtempSync(join(tmpdir(), 'snapstore-lifecycle-'));
 afterAll(() => rmSync(keep, { recursive: true, force: true }));
-const disk = (name: string, sizeMiB: number) => ({ name, sizeMiB, path: join(keep, `${name}.img`) });
+const disk = (name: string, sizeMiB: number, discard = false) => ({ name, sizeMiB, path: join(keep, `${name}.img`), discard });
 const disks = [
   disk('meta', 64),
   disk('a', 256),
@@ -36,7 +36,7 @@ const disks = [
   disk('e4off', 192),
   disk('xfon', 320),
   disk('xfoff', 320),
-  disk('io', 256),
+  disk('io', 256, true), // discards reach the image: the discard storm
   disk('sw', 640),
   disk('nr', 128),
 ];

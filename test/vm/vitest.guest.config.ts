@@ -29,6 +29,7 @@ export default defineConfig({
   cacheDir: '/tmp/vite-cache',
   test: {
     include: ['test/kernel/**/*.guest.ts'],
+    setupFiles: ['test/vm/guest-setup.ts'],
     // One Node process for every guest file: Node is slow to start under TCG.
     pool: 'threads',
     maxWorkers: 1,

@@ -20,6 +20,8 @@ export interface VmDisk {
   sizeMiB: number;
   /** Keep the image at this path between boots: created (sparse) when missing, reused as is when present. */
   path?: string;
+  /** Pass discards through to the image (qemu `discard=unmap`): the disk then advertises discard, as an SSD or eMMC does. */
+  discard?: boolean;
 }
 
 export interface VmRunOptions {
@@ -236,7 +238,7 @@ export async function runInVm(opts: VmRunOptions): Promise<VmRunResult> {
       const path = prepareDisk(disk, diskDir);
       if (path.includes(',')) throw new Error(`disk ${disk.name}: qemu cannot take a path with a comma: ${path}`);
       // = -drive file=...,format=raw,if=virtio,cache=unsafe, split in two to give the serial.
-      args.push('-drive', `file=${path},format=raw,if=none,id=disk${i},cache=unsafe`);
+      args.push('-drive', `file=${path},format=raw,if=none,id=disk${i},cache=unsafe${disk.discard ? ',discard=unmap' : ''}`);
       args.push('-device', `virtio-blk-pci,drive=disk${i},serial=${disk.name}`);
     }
   } catch (e) {
