@@ -1,5 +1,6 @@
 import { extendSnapshot } from '../../snapshot/extend.js';
-import { parseSize, parseSizeOrShare } from '../../units/units.js';
+import { parseSize } from '../../units/units.js';
+import { parseSizeOrShare } from '../../units/size-spec.js';
 import type { CommandContext } from '../context.js';
 import { waitLockMs } from './lock-option.js';
 

@@ -1,5 +1,6 @@
 import { SnapstoreError } from '../../errors.js';
-import { parseSize, parseSizeOrShare } from '../../units/units.js';
+import { parseSize } from '../../units/units.js';
+import { parseSizeOrShare } from '../../units/size-spec.js';
 import { DEFAULT_ON_FULL, watchSnapshots, type OnFull, type WatchEvent } from '../../watch/watcher.js';
 import type { CommandContext } from '../context.js';
 
