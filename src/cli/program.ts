@@ -51,8 +51,18 @@ Rules (anything else is refused with the reason, and nothing is made):
     group or others (mkdir -m 700 /data/.snapstore)
   - the --store path must not exist: the file is created (mode 0600, never
     through a symlink) and pinned immutable
-  - the size is in binary units (512M, 1.5G, 2MiB; 5MB is refused as
-    ambiguous) and a whole number of chunks, at least 3 chunks`;
+  - the size comes to a whole number of chunks, at least 3 chunks`;
+
+/** The forms every size option that may hold a share takes: size-spec.ts. */
+const SIZES = `
+Sizes:
+  512, 64K, 1.5G, 2MiB  binary units (5MB is refused as ambiguous)
+  10%                   of the size of the filesystem holding the store (for a
+                        store to be made: the folder it is made in)
+  200%USED              of what that filesystem uses now (may pass 100%)
+  1G-20%                a range: its upper bound, refused where the lower bound
+                        is above it; either side may be any form above
+  A share is rounded down to whole chunks.`;
 
 /** The command `words` names (["store", "create"]), or a usage error. */
 function findCommand(program: Command, words: string[]): Command {
@@ -120,11 +130,12 @@ export function buildProgram(ctx: CommandContext): Command {
         .command('create <name>')
         .description('preallocate a store file, prove its map and record it in a manifest')
         .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
-        .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
-        .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+        .requiredOption('--size <size>', 'size (required): e.g. 512M, 1.5G, 10% of the filesystem, 1G-20% (see Sizes)')
+        .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
         .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)')
         .option('--full-proof', 'prove every segment of the map, not a sample spread over the device (slower on a fragmented filesystem)')
-        .addHelpText('after', CREATE_RULES),
+        .addHelpText('after', CREATE_RULES)
+        .addHelpText('after', SIZES),
       'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',
     ),
   ).action(command('store-create', (opts, name) => ({ name, ...opts })));
@@ -211,12 +222,13 @@ export function buildProgram(ctx: CommandContext): Command {
           .description('before an update: a checkpoint of a mounted filesystem (its old contents go to a new store file), or a snapshot to write the update into (--mode update)')
           .requiredOption('--origin <dev>', 'checkpoint: the dm device the filesystem is mounted from, e.g. /dev/mapper/data; update: a device nothing uses, e.g. /dev/sda3 (required)')
           .requiredOption('--store <file>', 'the store file to make (required; must not exist), on that filesystem or another one over a dm device')
-          .requiredOption('--size <size>', 'the store size (required), e.g. 2G')
+          .requiredOption('--size <size>', 'the store size (required): e.g. 2G, 10% of the filesystem, 1G-20% (see Sizes)')
           .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable; rollback merges) or update (the update is written into /dev/mapper/snapstore-NAME; commit merges)', 'checkpoint')
-          .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+          .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
           .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
           .option('--watch', 'start the watcher for it (snapstore-watch@NAME under systemd when installed, else a detached `snapstore watch NAME`)')
-          .option('--dry-run', 'print every table and step; change nothing'),
+          .option('--dry-run', 'print every table and step; change nothing')
+          .addHelpText('after', SIZES),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
         'snapstore create rootfs-b --mode update --origin /dev/sda3 --store /data/.snapstore/rootfs-b.store --size 1G',
