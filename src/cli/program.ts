@@ -282,9 +282,10 @@ export function buildProgram(ctx: CommandContext): Command {
         program
           .command('extend <name>')
           .description("grow a live snapshot's store, online: the file grows, its new blocks are proved and mapped, the snapshot sees the size at once")
-          .option('--by <size>', 'grow by this much, e.g. 512M')
-          .option('--to <size>', 'grow to this usable size, e.g. 4G')
-          .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used)"),
+          .option('--by <size>', "grow by this much: e.g. 512M, 5% of the store's filesystem, 256M-5% (see Sizes)")
+          .option('--to <size>', 'grow to this usable size: e.g. 4G, 20%, 100%USED (see Sizes)')
+          .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used; no %USED or range)")
+          .addHelpText('after', SIZES),
         'snapstore extend update-42 --by 1G',
         'snapstore extend update-42 --to 4G --keep-free 10%',
       ),

@@ -8,6 +8,9 @@
 import * as path from 'node:path';
 import { isErrno } from '../linux/errors.js';
 import { statfsUsage } from '../linux/fs.js';
+import { readSnapshot } from '../snapshot/manifest.js';
+import { StateDir } from '../state/state-dir.js';
+import { readManifest, type StoreManifest } from '../store/manifest.js';
 import { needsFilesystem, parseSizeSpec, resolveSize } from '../units/size-spec.js';
 import { UnitError, type Bytes, type ChunkSize } from '../units/units.js';
 
@@ -38,13 +41,20 @@ export function sizeOption(option: string, text: string): SizeOption {
   };
 }
 
-/** The option's bytes; `place` is asked for only when a share needs it. */
-export function sizeAt(size: SizeOption, place: () => SizePlace): Bytes {
+/** The option's bytes now; `place` is asked for only when a share needs it. */
+export function resolveOption(option: string, text: string, place: () => SizePlace): Bytes {
+  const size = sizeOption(option, text);
   return typeof size === 'function' ? size(place()) : size;
 }
 
 /** `--size` of a store to be made at `file`: a share is of the filesystem of the folder it will be made in. */
 export function newStoreSize(text: string, file: string, chunk: ChunkSize): Bytes {
-  return sizeAt(sizeOption('--size', text), () => ({ file: path.dirname(path.resolve(file)), chunkSize: chunk.bytes }));
+  return resolveOption('--size', text, () => ({ file: path.dirname(path.resolve(file)), chunkSize: chunk.bytes }));
+}
+
+/** The store of snapshot `name` (its file and chunk size: a SizePlace), from the manifests; read only, no lock. */
+export function snapshotStore(stateDir: string, name: string): StoreManifest {
+  const dir = StateDir.need(stateDir);
+  return readManifest(dir, readSnapshot(dir, name).store);
 }
 
