@@ -296,11 +296,12 @@ export function buildProgram(ctx: CommandContext): Command {
     .command('watch [names...]')
     .description('keep live snapshots\' stores ahead of their writers: poll usage (dm status ioctl), grow each store before it fills by a step that follows the fill rate; warn, then apply --on-full, when one cannot grow. One line per decision (JSON lines with --json); SIGTERM stops it cleanly')
     .option('--interval <ms>', 'how often usage is read', '100')
-    .option('--max <size>', 'no store grows past this usable size, e.g. 8G')
-    .option('--keep-free <size|pct>', "leave this much of each store's filesystem free (default 5%)")
+    .option('--max <size>', 'no store grows past this usable size: e.g. 8G, 20% of its filesystem, 4G-20% (see Sizes)')
+    .option('--keep-free <size|pct>', "leave this much of each store's filesystem free, e.g. 1G or 10% (default 5%; no %USED or range)")
     .option('--on-full <policy>', `when a store cannot grow and is about to fill: abort (default: stop writes to the device, the snapshot stays valid), commit (keep the update, drop the snapshot) or invalidate (let it go)`)
-    .option('--min-step <size>', 'the smallest growth', '16M')
-    .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5');
+    .option('--min-step <size>', 'the smallest growth: e.g. 16M, 1%, 16M-1% (see Sizes)', '16M')
+    .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5')
+    .addHelpText('after', `${SIZES}\n  watch works a share out for each store once, when it starts watching it; where\n  it cannot (an empty range), that store cannot grow, and says so.`);
   common(examples(watch, 'snapstore watch', 'snapstore watch update-42 --max 8G --on-full commit --json')).action(async (names: string[], opts: Record<string, unknown>) => {
     const { run } = (await import('./commands/watch.js')) as { run: (o: object, c: CommandContext) => Promise<void> };
     await run({ names, ...opts }, ctx);
