@@ -154,11 +154,11 @@ export type SizeOrShare = { readonly bytes: Bytes } | { readonly percent: number
  * the filesystem's size, and it is resolved by the library on each store's
  * filesystem at each extension.
  */
-export function parseSizeOrShare(text: string): SizeOrShare {
-  const spec = parseSizeSpec(text);
+export function parseSizeOrShare(text: string, what = 'size'): SizeOrShare {
+  const spec = parseSizeSpec(text, what);
   if (spec.kind === 'bytes') return { bytes: spec.bytes };
   if (spec.kind === 'share' && spec.of === 'size') return { percent: spec.percent };
-  throw new UnitError(`"${text}" is ${spec.kind === 'range' ? 'a range' : 'a share of what the filesystem uses'}: a reserve is a size or a share of the filesystem's size`, {
+  throw new UnitError(`${what} "${text}" is ${spec.kind === 'range' ? 'a range' : 'a share of what the filesystem uses'}: a reserve is a size or a share of the filesystem's size`, {
     hint: 'e.g. 1G or 5%',
     usage: true,
   });

@@ -48,7 +48,7 @@ describe('extend --by / --to', () => {
   it.each([
     [{ by: '1G-' }, /--by "1G-" has no upper bound/],
     [{ to: '10%%' }, /--to "10%%" has more than one "%"/],
-    [{ by: '1G', keepFree: '10%USED' }, /"10%USED" is a share of what the filesystem uses: a reserve is a size or a share of the filesystem's size/],
+    [{ by: '1G', keepFree: '10%USED' }, /--keep-free "10%USED" is a share of what the filesystem uses: a reserve is a size or a share of the filesystem's size/],
   ])('%j is refused before the library is called', async (o, message) => {
     await expect(extend({ name: 's', stateDir, ...o }, capture().ctx)).rejects.toMatchObject({ code: 'BAD_VALUE', usage: true, message: expect.stringMatching(message) });
     expect(seen.extend).toEqual([]);

@@ -20,7 +20,7 @@ export async function run(options: ExtendCommandOptions, ctx: CommandContext): P
     name: options.name,
     ...(options.by !== undefined ? { by: resolveOption('--by', options.by, store) } : {}),
     ...(options.to !== undefined ? { to: resolveOption('--to', options.to, store) } : {}),
-    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree) } : {}),
+    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree, '--keep-free') } : {}),
     stateDir: options.stateDir,
     waitLockMs: waitLockMs(options.waitLock),
     log: (l) => ctx.err(l),

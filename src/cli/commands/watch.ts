@@ -37,7 +37,7 @@ export async function run(options: WatchCommandOptions, ctx: CommandContext): Pr
     intervalMs: number(options.interval, '--interval', 10),
     // A share is worked out by the watcher for each store (its filesystem, its chunks).
     ...(options.max !== undefined ? { max: sizeOption('--max', options.max) } : {}),
-    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree) } : {}),
+    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree, '--keep-free') } : {}),
     ...(options.minStep !== undefined ? { minStep: sizeOption('--min-step', options.minStep) } : {}),
     ...(options.lead !== undefined ? { leadSeconds: number(options.lead, '--lead', 0.1) } : {}),
     onFull,
