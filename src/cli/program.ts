@@ -51,7 +51,8 @@ Rules (anything else is refused with the reason, and nothing is made):
     group or others (mkdir -m 700 /data/.snapstore)
   - the --store path must not exist: the file is created (mode 0600, never
     through a symlink) and pinned immutable
-  - the size comes to a whole number of chunks, at least 3 chunks`;
+  - the size is a whole number of chunks (a share is rounded down to them),
+    at least 3 chunks`;
 
 /** The forms every size option that may hold a share takes: size-spec.ts. */
 const SIZES = `
@@ -282,7 +283,7 @@ export function buildProgram(ctx: CommandContext): Command {
         program
           .command('extend <name>')
           .description("grow a live snapshot's store, online: the file grows, its new blocks are proved and mapped, the snapshot sees the size at once")
-          .option('--by <size>', "grow by this much: e.g. 512M, 5% of the store's filesystem, 256M-5% (see Sizes)")
+          .option('--by <size>', "grow by this much: e.g. 512M, 5% of the store's filesystem (see Sizes)")
           .option('--to <size>', 'grow to this usable size: e.g. 4G, 20%, 100%USED (see Sizes)')
           .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used; no %USED or range)")
           .addHelpText('after', SIZES),
@@ -296,10 +297,10 @@ export function buildProgram(ctx: CommandContext): Command {
     .command('watch [names...]')
     .description('keep live snapshots\' stores ahead of their writers: poll usage (dm status ioctl), grow each store before it fills by a step that follows the fill rate; warn, then apply --on-full, when one cannot grow. One line per decision (JSON lines with --json); SIGTERM stops it cleanly')
     .option('--interval <ms>', 'how often usage is read', '100')
-    .option('--max <size>', 'no store grows past this usable size: e.g. 8G, 20% of its filesystem, 4G-20% (see Sizes)')
+    .option('--max <size>', 'no store grows past this usable size: e.g. 8G, 20% of its filesystem, 100%USED (see Sizes)')
     .option('--keep-free <size|pct>', "leave this much of each store's filesystem free, e.g. 1G or 10% (default 5%; no %USED or range)")
     .option('--on-full <policy>', `when a store cannot grow and is about to fill: abort (default: stop writes to the device, the snapshot stays valid), commit (keep the update, drop the snapshot) or invalidate (let it go)`)
-    .option('--min-step <size>', 'the smallest growth: e.g. 16M, 1%, 16M-1% (see Sizes)', '16M')
+    .option('--min-step <size>', 'the smallest growth: e.g. 16M, 1% (see Sizes)', '16M')
     .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5')
     .addHelpText('after', `${SIZES}\n  watch works a share out for each store once, when it starts watching it; where\n  it cannot (an empty range), that store cannot grow, and says so.`);
   common(examples(watch, 'snapstore watch', 'snapstore watch update-42 --max 8G --on-full commit --json')).action(async (names: string[], opts: Record<string, unknown>) => {
