@@ -17,7 +17,7 @@ import { UnitError, type Bytes, type ChunkSize } from '../units/units.js';
 /** Where shares are measured and what they are rounded to: a store file (or the folder it will be made in) and its chunk size. */
 export interface SizePlace {
   readonly file: string;
-  readonly chunkSize: number;
+  readonly chunkSize: Bytes;
 }
 
 /** An option's size: bytes already, or bytes once the store's place is known (it holds a share). */
@@ -57,4 +57,3 @@ export function snapshotStore(stateDir: string, name: string): StoreManifest {
   const dir = StateDir.need(stateDir);
   return readManifest(dir, readSnapshot(dir, name).store);
 }
-
