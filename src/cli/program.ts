@@ -51,8 +51,19 @@ Rules (anything else is refused with the reason, and nothing is made):
     group or others (mkdir -m 700 /data/.snapstore)
   - the --store path must not exist: the file is created (mode 0600, never
     through a symlink) and pinned immutable
-  - the size is in binary units (512M, 1.5G, 2MiB; 5MB is refused as
-    ambiguous) and a whole number of chunks, at least 3 chunks`;
+  - the size is a whole number of chunks (a share is rounded down to them),
+    at least 3 chunks`;
+
+/** The forms every size option that may hold a share takes: size-spec.ts. */
+const SIZES = `
+Sizes:
+  512, 64K, 1.5G, 2MiB  binary units (5MB is refused as ambiguous)
+  10%                   of the size of the filesystem holding the store (for a
+                        store to be made: the folder it is made in)
+  200%USED              of what that filesystem uses now (may pass 100%)
+  1G-20%                a range: its upper bound, refused where the lower bound
+                        is above it; either side may be any form above
+  A share is rounded down to whole chunks.`;
 
 /** The command `words` names (["store", "create"]), or a usage error. */
 function findCommand(program: Command, words: string[]): Command {
@@ -120,11 +131,12 @@ export function buildProgram(ctx: CommandContext): Command {
         .command('create <name>')
         .description('preallocate a store file, prove its map and record it in a manifest')
         .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
-        .requiredOption('--size <size>', 'size, e.g. 512M, 1.5G (required; binary units)')
-        .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+        .requiredOption('--size <size>', 'size (required): e.g. 512M, 1.5G, 10% of the filesystem, 1G-20% (see Sizes)')
+        .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
         .option('--zero', 'write zeros over the whole file first (slow; shows progress on a terminal)')
         .option('--full-proof', 'prove every segment of the map, not a sample spread over the device (slower on a fragmented filesystem)')
-        .addHelpText('after', CREATE_RULES),
+        .addHelpText('after', CREATE_RULES)
+        .addHelpText('after', SIZES),
       'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',
     ),
   ).action(command('store-create', (opts, name) => ({ name, ...opts })));
@@ -211,12 +223,13 @@ export function buildProgram(ctx: CommandContext): Command {
           .description('before an update: a checkpoint of a mounted filesystem (its old contents go to a new store file), or a snapshot to write the update into (--mode update)')
           .requiredOption('--origin <dev>', 'checkpoint: the dm device the filesystem is mounted from, e.g. /dev/mapper/data; update: a device nothing uses, e.g. /dev/sda3 (required)')
           .requiredOption('--store <file>', 'the store file to make (required; must not exist), on that filesystem or another one over a dm device')
-          .requiredOption('--size <size>', 'the store size (required), e.g. 2G')
+          .requiredOption('--size <size>', 'the store size (required): e.g. 2G, 10% of the filesystem, 1G-20% (see Sizes)')
           .option('--mode <mode>', 'checkpoint (the filesystem stays mounted and writable; rollback merges) or update (the update is written into /dev/mapper/snapstore-NAME; commit merges)', 'checkpoint')
-          .option('--chunk-size <size>', 'snapshot chunk size (power of two)', '4K')
+          .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
           .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
           .option('--watch', 'start the watcher for it (snapstore-watch@NAME under systemd when installed, else a detached `snapstore watch NAME`)')
-          .option('--dry-run', 'print every table and step; change nothing'),
+          .option('--dry-run', 'print every table and step; change nothing')
+          .addHelpText('after', SIZES),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
         'snapstore create rootfs-b --mode update --origin /dev/sda3 --store /data/.snapstore/rootfs-b.store --size 1G',
@@ -270,9 +283,10 @@ export function buildProgram(ctx: CommandContext): Command {
         program
           .command('extend <name>')
           .description("grow a live snapshot's store, online: the file grows, its new blocks are proved and mapped, the snapshot sees the size at once")
-          .option('--by <size>', 'grow by this much, e.g. 512M')
-          .option('--to <size>', 'grow to this usable size, e.g. 4G')
-          .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used)"),
+          .option('--by <size>', "grow by this much: e.g. 512M, 5% of the store's filesystem (see Sizes)")
+          .option('--to <size>', 'grow to this usable size: e.g. 4G, 20%, 100%USED (see Sizes)')
+          .option('--keep-free <size|pct>', "leave this much of the store's filesystem free for everyone else, e.g. 1G or 10% (default 5%; root's reserved blocks are never used; no %USED or range)")
+          .addHelpText('after', SIZES),
         'snapstore extend update-42 --by 1G',
         'snapstore extend update-42 --to 4G --keep-free 10%',
       ),
@@ -283,11 +297,12 @@ export function buildProgram(ctx: CommandContext): Command {
     .command('watch [names...]')
     .description('keep live snapshots\' stores ahead of their writers: poll usage (dm status ioctl), grow each store before it fills by a step that follows the fill rate; warn, then apply --on-full, when one cannot grow. One line per decision (JSON lines with --json); SIGTERM stops it cleanly')
     .option('--interval <ms>', 'how often usage is read', '100')
-    .option('--max <size>', 'no store grows past this usable size, e.g. 8G')
-    .option('--keep-free <size|pct>', "leave this much of each store's filesystem free (default 5%)")
+    .option('--max <size>', 'no store grows past this usable size: e.g. 8G, 20% of its filesystem, 100%USED (see Sizes)')
+    .option('--keep-free <size|pct>', "leave this much of each store's filesystem free, e.g. 1G or 10% (default 5%; no %USED or range)")
     .option('--on-full <policy>', `when a store cannot grow and is about to fill: abort (default: stop writes to the device, the snapshot stays valid), commit (keep the update, drop the snapshot) or invalidate (let it go)`)
-    .option('--min-step <size>', 'the smallest growth', '16M')
-    .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5');
+    .option('--min-step <size>', 'the smallest growth: e.g. 16M, 1% (see Sizes)', '16M')
+    .option('--lead <seconds>', 'grow when a store would be full within this long at the measured rate', '5')
+    .addHelpText('after', `${SIZES}\n  watch works a share out for each store once, when it starts watching it; where\n  it cannot (an empty range), that store cannot grow, and says so.`);
   common(examples(watch, 'snapstore watch', 'snapstore watch update-42 --max 8G --on-full commit --json')).action(async (names: string[], opts: Record<string, unknown>) => {
     const { run } = (await import('./commands/watch.js')) as { run: (o: object, c: CommandContext) => Promise<void> };
     await run({ names, ...opts }, ctx);

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type { Bytes } from '../units/units.js';
 import { bytes } from '../units/units.js';
+import type { FsUsage } from '../units/size-spec.js';
 import { fromNodeError, SyscallError } from './errors.js';
 import { IOR, IOW, ioctl } from './ioctl.js';
 import { loadLibc } from './libc.js';
@@ -116,6 +117,21 @@ export function fstatfs(fd: number, path: string): FsInfo {
   const name = Object.entries(FS_MAGIC).find(([, m]) => m === magic)?.[0];
   const blockSize = bytes(buf.readBigUInt64LE(8));
   return { magic, type: name ?? `0x${magic.toString(16)}`, blockSize, availableBytes: bytes(buf.readBigUInt64LE(32) * BigInt(blockSize)), sizeBytes: bytes(buf.readBigUInt64LE(16) * BigInt(blockSize)) };
+}
+
+/**
+ * statfs(2) by path: the size of the filesystem holding `path` and what it
+ * uses, as df counts (root's reserved blocks count as free): what a share
+ * such as `10%` or `200%USED` is of.
+ */
+export function statfsUsage(path: string): FsUsage {
+  let s: fs.BigIntStatsFs;
+  try {
+    s = fs.statfsSync(path, { bigint: true });
+  } catch (err) {
+    throw fromNodeError(err, 'statfs', path);
+  }
+  return { sizeBytes: bytes(s.blocks * s.bsize), usedBytes: bytes((s.blocks - s.bfree) * s.bsize) };
 }
 
 export function fsync(fd: number, path: string): void {

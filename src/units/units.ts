@@ -86,10 +86,12 @@ export interface ChunkSize {
   readonly sectors: Sectors;
 }
 
+const CHUNK_HINT = 'use a chunk size like 4K (the default), 16K or 64K';
+
 export function chunkSize(b: Bytes): ChunkSize {
   if (b < SECTOR_BYTES || (b & (b - 1)) !== 0 || b > 2 ** 30) {
     throw new UnitError(`chunk size ${formatExactBytes(b)} must be a power of two between 512 bytes and 1 GiB`, {
-      hint: 'use a chunk size like 4K (the default), 16K or 64K',
+      hint: CHUNK_HINT,
       usage: true,
     });
   }
@@ -130,18 +132,20 @@ const SUFFIXES: Record<string, number> = {
 /**
  * Parses a size as users write it: `512`, `64K`, `1G`, `1.5G`, `4KiB`.
  * Suffixes are binary (K = 1024). A fraction must come out as whole bytes.
+ * `what` names the value in messages (`--size`). Shares and ranges:
+ * size-spec.ts.
  */
-export function parseSize(text: string): Bytes {
+export function parseSize(text: string, what = 'size'): Bytes {
   if (/^\s*\d+(?:\.\d+)?\s*[KMGTP]B\s*$/i.test(text)) {
     throw new UnitError(
-      `size "${text}" is ambiguous (decimal or binary?); write ${text.trim().slice(0, -1)} or ${text.trim().slice(0, -1)}iB for binary units, the only kind snapstore takes`,
+      `${what} "${text}" is ambiguous (decimal or binary?); write ${text.trim().slice(0, -1)} or ${text.trim().slice(0, -1)}iB for binary units, the only kind snapstore takes`,
       { hint: SIZE_HINT, usage: true },
     );
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([KMGTP])(?:iB)?|B)?\s*$/i.exec(text);
   if (!m) {
     throw new UnitError(
-      `size "${text}" is not understood`,
+      `${what} "${text}" is not understood`,
       { hint: SIZE_HINT, usage: true },
     );
   }
@@ -152,21 +156,21 @@ export function parseSize(text: string): Bytes {
   const scale = 10n ** BigInt(frac.length);
   const total = BigInt(whole) * BigInt(factor) * scale + BigInt(frac || '0') * BigInt(factor);
   if (total % scale !== 0n) {
-    throw new UnitError(`size "${text}" is not a whole number of bytes`, { hint: SIZE_HINT, usage: true });
+    throw new UnitError(`${what} "${text}" is not a whole number of bytes`, { hint: SIZE_HINT, usage: true });
   }
   return bytes(total / scale);
 }
 
-/** A size given as bytes or as a share of something (a filesystem): `256M` or `5%`. */
-export type SizeOrShare = { readonly bytes: Bytes } | { readonly percent: number };
-
-/** Parses `SIZE` (as parseSize) or `N%` (0 to 100, a fraction allowed). */
-export function parseSizeOrShare(text: string): SizeOrShare {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
-  if (!m) return { bytes: parseSize(text) };
-  const percent = Number(m[1]);
-  if (percent > 100) throw new UnitError(`"${text}" is more than 100%`, { hint: 'give a share from 0% to 100%, or a size such as 256M', usage: true });
-  return { percent };
+/**
+ * A chunk size as written on the command line: a plain size only. A share
+ * of the filesystem or a range, which other size options take, makes no
+ * sense for the kernel's fixed unit of copy-on-write.
+ */
+export function parseChunkSize(text: string): ChunkSize {
+  if (/[%-]/.test(text)) {
+    throw new UnitError(`chunk size "${text}" is not a plain size: a chunk size is one fixed power of two, never a share of the filesystem or a range`, { hint: CHUNK_HINT, usage: true });
+  }
+  return chunkSize(parseSize(text, 'chunk size'));
 }
 
 /** Human form: 1.5 GiB, 64 KiB, 512 B. */

@@ -28,6 +28,7 @@ import { updateDevice } from '../snapshot/update-stack.js';
 import { withStateLock } from '../state/lock.js';
 import { StateDir } from '../state/state-dir.js';
 import type { FreeSpace } from '../store/free-space.js';
+import { readManifest, type StoreManifest } from '../store/manifest.js';
 import { pendingWrites } from '../linux/meminfo.js';
 import { Layout } from '../cow/format.js';
 import { bytes, chunkSize, formatBytes, type Bytes } from '../units/units.js';
@@ -62,17 +63,24 @@ export interface WatchEvent {
   readonly heldBackBytes?: number;
 }
 
+/**
+ * A size for each store: bytes, or bytes worked out for a store once, when
+ * its snapshot is first watched (the CLI's shares, such as 20% of the
+ * store's filesystem: a store's own growth does not move its limit).
+ */
+export type PerStore = Bytes | ((store: StoreManifest) => Bytes);
+
 export interface WatchOptions extends LifecycleOptions {
   /** the snapshots to watch (default: every live one, looked for again every 2 s) */
   readonly names?: readonly string[];
   /** the poll interval (default 100 ms) */
   readonly intervalMs?: number;
   /** no store grows past this many usable bytes (default: no limit but its filesystem's) */
-  readonly max?: Bytes;
+  readonly max?: PerStore;
   readonly keepFree?: KeepFree;
   readonly onFull?: OnFull;
   /** the smallest growth (default 16 MiB) */
-  readonly minStep?: Bytes;
+  readonly minStep?: PerStore;
   /** grow when a store would be full within this many seconds (default 5) */
   readonly leadSeconds?: number;
   /** the on-full policy acts when a store that cannot grow would be full within this many seconds (default 2) */
@@ -95,6 +103,9 @@ export interface WatchSummary {
 /** What the watcher keeps per snapshot while it runs (nothing it cannot learn again). */
 interface Watched {
   readonly m: SnapshotManifest;
+  /** --max and --min-step for this store (Infinity: no --max) */
+  readonly max: number;
+  readonly minStep: number;
   readonly rate: FillRate;
   lastExtendSeconds: number;
   /** the largest step the filesystem took last (halved on ENOSPC) */
@@ -110,6 +121,7 @@ interface Watched {
 }
 
 const MiB = 1 << 20;
+const DEFAULT_MIN_STEP = 16 * MiB;
 const RESCAN_MS = 2000;
 const RECORD_MS = 5000;
 
@@ -170,8 +182,11 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         for (const c of caught) emit(name, 'caught-up', c);
         // The filesystem's free space at create never changes: read now, not under pressure.
         const free = await freeAtCreate({ stateDir: options.stateDir, platform, name });
-        watched.set(name, { m, wholeOrigin: wholeOriginBytes(m), rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false });
-        emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${options.max !== undefined ? ` up to ${formatBytes(options.max)}` : ''}; if it cannot: --on-full ${onFull}`);
+        const limits = storeLimits(options, () => readManifest(stateDir, m.store));
+        const added: Watched = { m, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
+        watched.set(name, added);
+        emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${added.max !== Infinity ? ` up to ${formatBytes(added.max)}` : ''}; if it cannot: --on-full ${onFull}`);
+        if (limits.error) cannot(added, limits.error);
       }
     };
 
@@ -209,7 +224,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         if (w.policyDone) continue;
         // A store that can hold a copy of every chunk of the origin never fills: nothing to do.
         if (s.total >= w.wholeOrigin) continue;
-        const limits: Limits = { minStep: Math.min(options.minStep ?? 16 * MiB, w.stepCap), max: Math.min(options.max ?? Infinity, w.cannotGrow ? s.total : Infinity, w.wholeOrigin), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
+        const limits: Limits = { minStep: Math.min(w.minStep, w.stepCap), max: Math.min(w.max, w.cannotGrow ? s.total : Infinity, w.wholeOrigin), leadSeconds: options.leadSeconds ?? 5, chunk: w.m.chunkSize };
         const d = decide(s, limits, w.lastExtendSeconds);
         if (d.action === 'extend') {
           const by = Math.min(d.by, w.stepCap === Infinity ? d.by : Math.max(w.m.chunkSize, Math.floor(w.stepCap / w.m.chunkSize) * w.m.chunkSize));
@@ -237,7 +252,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512) };
         }
         if (d.action !== 'none' || w.cannotGrow) {
-          const why = w.cannotGrow ?? `it is at --max ${formatBytes(options.max ?? 0)}`;
+          const why = w.cannotGrow ?? `it is at --max ${formatBytes(w.max)}`;
           const pct = Math.floor((s.used / s.total) * 100);
           const level = [...WARN_AT].reverse().find((p) => pct >= p && !w.warned.has(p));
           if (level !== undefined) {
@@ -267,6 +282,23 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
 function wholeOriginBytes(m: SnapshotManifest): number {
   const layout = new Layout(chunkSize(m.chunkSize));
   return layout.chunksToHold(Math.ceil((m.origin.sectors * 512) / m.chunkSize)) * m.chunkSize;
+}
+
+/**
+ * --max and --min-step for one store, worked out once. Where they cannot be
+ * (a range empty on its filesystem, the filesystem not there), the store is
+ * still watched: it cannot grow, which is said at once, and the on-full
+ * policy keeps the snapshot safe; other snapshots are watched as before.
+ */
+export function storeLimits(options: WatchOptions, read: () => StoreManifest): { max: number; minStep: number; error?: string } {
+  let store: StoreManifest | undefined;
+  const at = (size: PerStore | undefined) => (typeof size === 'function' ? size((store ??= read())) : size);
+  try {
+    return { max: at(options.max) ?? Infinity, minStep: at(options.minStep) ?? DEFAULT_MIN_STEP };
+  } catch (err) {
+    if (!(err instanceof SnapstoreError)) throw err;
+    return { max: Infinity, minStep: DEFAULT_MIN_STEP, error: err.message };
+  }
 }
 
 /** The fill record for `status`; skipped when another command holds the lock. */

@@ -315,11 +315,17 @@ describe('refusals elsewhere', () => {
   });
 
   it('refuses a bad size with a clear error, no stack trace, and exit code 2', async () => {
-    for (const [size, why] of [['1.5', /not a whole number of bytes/], ['5MB', /ambiguous/], ['-5M', /not understood/]] as const) {
+    const plain = /way out: sizes are whole bytes/;
+    for (const [size, why, wayOut] of [
+      ['1.5', /not a whole number of bytes/, plain],
+      ['5MB', /ambiguous/, plain],
+      ['-5M', /--size "-5M" starts with "-": a size is never negative/, /way out: write 5M alone, or a range such as 1G-5M/],
+      ['150%', /--size "150%" is more than 100% of the filesystem/, /way out: .*150%USED/],
+    ] as const) {
       const r = await snapstore(['store', 'create', 'x', '--store', '/tmp/nope', '--size', size, '--state-dir', stateDir]);
       expect(r.exitCode).toBe(2);
       expect(r.stderr).toMatch(why);
-      expect(r.stderr).toMatch(/way out: sizes are whole bytes/);
+      expect(r.stderr).toMatch(wayOut);
       expect(r.stderr).not.toMatch(/ at /);
     }
   });

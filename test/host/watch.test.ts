@@ -18,7 +18,8 @@ import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { tableSectors } from '../../src/snapshot/stack.js';
 import { StateDir } from '../../src/state/state-dir.js';
-import { bytes, chunkSize } from '../../src/units/units.js';
+import type { StoreManifest } from '../../src/store/manifest.js';
+import { bytes, chunkSize, UnitError, type Bytes } from '../../src/units/units.js';
 import { decide, mustAct } from '../../src/watch/plan.js';
 import { FillRate } from '../../src/watch/rate.js';
 import { watchSnapshots, type OnFull, type WatchEvent } from '../../src/watch/watcher.js';
@@ -67,13 +68,13 @@ function writer(perTick: number, tickMs: number, until: number) {
   };
 }
 
-async function watchUntil(done: (events: WatchEvent[]) => boolean, extra: { onFull?: OnFull; max?: number; pending?: number } = {}, ms = 4000): Promise<WatchEvent[]> {
+async function watchUntil(done: (events: WatchEvent[]) => boolean, extra: { onFull?: OnFull; max?: number | ((store: StoreManifest) => Bytes); pending?: number } = {}, ms = 4000): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
   const stop = new AbortController();
   const t = setTimeout(() => stop.abort(), ms);
   const check = setInterval(() => done(events) && stop.abort(), 10);
   try {
-    await watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(8 * MiB), leadSeconds: 0.5, actSeconds: 0.05, pendingWrites: () => extra.pending ?? 0, signal: stop.signal, onEvent: (e) => events.push(e), ...(extra.onFull ? { onFull: extra.onFull } : {}), ...(extra.max ? { max: bytes(extra.max) } : {}) });
+    await watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(8 * MiB), leadSeconds: 0.5, actSeconds: 0.05, pendingWrites: () => extra.pending ?? 0, signal: stop.signal, onEvent: (e) => events.push(e), ...(extra.onFull ? { onFull: extra.onFull } : {}), ...(extra.max ? { max: typeof extra.max === 'number' ? bytes(extra.max) : extra.max } : {}) });
   } finally {
     clearTimeout(t);
     clearInterval(check);
@@ -163,6 +164,33 @@ describe('the watcher', () => {
     w.stop();
     expect(cowBytes()).toBe(24 * MiB);
     expect(events.some((e) => e.event === 'warning' && /--max/.test(e.message))).toBe(true);
+    expect(w.overflowed).toBe(false);
+  });
+
+  it('a --max worked out for each store (a share on the command line): worked out once, with its store, and held to', async () => {
+    await create();
+    const asked: string[] = [];
+    const w = writer(64 * 1024, 5, 40 * MiB);
+    const events = await watchUntil((ev) => ev.some((e) => e.event === 'policy'), { max: (store) => (asked.push(store.name), bytes(6144 * store.chunkSize)) });
+    w.stop();
+    expect(asked).toHaveLength(1);
+    expect(events[0]!.message).toMatch(/up to 24 MiB/);
+    expect(cowBytes()).toBe(24 * MiB);
+    expect(w.overflowed).toBe(false);
+  });
+
+  it('a --max that cannot be worked out for a store: said at once, that store does not grow, and the policy acts before it fills', async () => {
+    await create();
+    const w = writer(64 * 1024, 5, 40 * MiB);
+    const max = () => {
+      throw new UnitError('--max "1G-20%" is an empty range', { usage: true });
+    };
+    const events = await watchUntil((ev) => ev.some((e) => e.event === 'policy'), { max });
+    w.stop();
+    expect(events.map((e) => e.event).slice(0, 2)).toEqual(['watching', 'cannot-grow']);
+    expect(events[1]!.message).toMatch(/cannot grow any more \(--max "1G-20%" is an empty range\)/);
+    expect(events.filter((e) => e.event === 'extending')).toEqual([]);
+    expect(cowBytes()).toBe(16 * MiB);
     expect(w.overflowed).toBe(false);
   });
 

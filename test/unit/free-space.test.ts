@@ -3,7 +3,7 @@
 // (bigalloc, a group without its list, an extent past its group).
 import { describe, expect, it } from 'vitest';
 import { isFree, parseDumpe2fs, parseXfsFreesp } from '../../src/store/free-space.js';
-import { parseSizeOrShare } from '../../src/units/units.js';
+import { parseSizeOrShare } from '../../src/units/size-spec.js';
 
 const ext4 = `Block size:               1024
 Group 0: (Blocks 1-8192) csum 0x2d3a [ITABLE_ZEROED]

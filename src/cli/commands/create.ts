@@ -3,10 +3,11 @@ import { originLabel, type SnapshotMode } from '../../snapshot/manifest.js';
 import { nodePath } from '../../dm/nodes.js';
 import { stackNames } from '../../snapshot/stack.js';
 import { updateDevice } from '../../snapshot/update-stack.js';
-import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
+import { formatBytes, parseChunkSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 import { waitLockMs } from './lock-option.js';
 import { startWatcher } from '../start-watcher.js';
+import { newStoreSize } from '../sizes.js';
 
 export interface CreateCommandOptions {
   name: string;
@@ -23,12 +24,14 @@ export interface CreateCommandOptions {
 }
 
 export async function run(options: CreateCommandOptions, ctx: CommandContext): Promise<void> {
+  const chunk = parseChunkSize(options.chunkSize);
+  const size = newStoreSize(options.size, options.store, chunk);
   const r = await createSnapshot({
     name: options.name,
     origin: options.origin,
     store: options.store,
-    size: parseSize(options.size),
-    chunk: chunkSize(parseSize(options.chunkSize)),
+    size,
+    chunk,
     mode: options.mode as SnapshotMode,
     dryRun: Boolean(options.dryRun),
     fullProof: Boolean(options.fullProof),
@@ -49,11 +52,11 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
   const device = nodePath(m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap);
   const watcher = options.watch ? await startWatcher(m.name, options.stateDir) : undefined;
   ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(watcher ? { watcher } : {}) });
-  const size = `${formatBytes(parseSize(options.size))} store, chunk ${formatBytes(m.chunkSize)}`;
+  const made = `${formatBytes(size)} store, chunk ${formatBytes(m.chunkSize)}`;
   ctx.out(
     m.mode === 'update'
-      ? `created update snapshot "${m.name}" of ${originLabel(m)}: ${size}; write the update into ${device}, then reboot and \`snapstore activate\`; commit or roll back after (\`snapstore status ${m.name}\`)`
-      : `created checkpoint "${m.name}" of ${originLabel(m)}: ${size}; commit or roll back after the update (\`snapstore status ${m.name}\`)`,
+      ? `created update snapshot "${m.name}" of ${originLabel(m)}: ${made}; write the update into ${device}, then reboot and \`snapstore activate\`; commit or roll back after (\`snapstore status ${m.name}\`)`
+      : `created checkpoint "${m.name}" of ${originLabel(m)}: ${made}; commit or roll back after the update (\`snapstore status ${m.name}\`)`,
   );
   if (watcher) ctx.out(watcher);
 }

@@ -1,6 +1,7 @@
 import { extendSnapshot } from '../../snapshot/extend.js';
-import { parseSize, parseSizeOrShare } from '../../units/units.js';
+import { parseSizeOrShare } from '../../units/size-spec.js';
 import type { CommandContext } from '../context.js';
+import { resolveOption, snapshotStore } from '../sizes.js';
 import { waitLockMs } from './lock-option.js';
 
 export interface ExtendCommandOptions {
@@ -13,11 +14,13 @@ export interface ExtendCommandOptions {
 }
 
 export async function run(options: ExtendCommandOptions, ctx: CommandContext): Promise<void> {
+  // A share is of the filesystem the store file is on, in whole chunks of the store.
+  const store = () => snapshotStore(options.stateDir, options.name);
   const r = await extendSnapshot({
     name: options.name,
-    ...(options.by !== undefined ? { by: parseSize(options.by) } : {}),
-    ...(options.to !== undefined ? { to: parseSize(options.to) } : {}),
-    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree) } : {}),
+    ...(options.by !== undefined ? { by: resolveOption('--by', options.by, store) } : {}),
+    ...(options.to !== undefined ? { to: resolveOption('--to', options.to, store) } : {}),
+    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree, '--keep-free') } : {}),
     stateDir: options.stateDir,
     waitLockMs: waitLockMs(options.waitLock),
     log: (l) => ctx.err(l),

@@ -1,7 +1,7 @@
 import { linearTableText } from '../../dm/table-text.js';
 import { mapFileForTable } from '../../fiemap/map-file.js';
 import { formatDeviceNumber } from '../../linux/device-number.js';
-import { chunkSize, formatBytes, parseSize } from '../../units/units.js';
+import { formatBytes, parseChunkSize } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
 export interface MapOptions {
@@ -11,7 +11,7 @@ export interface MapOptions {
 }
 
 export async function run(options: MapOptions, ctx: CommandContext): Promise<void> {
-  const chunk = chunkSize(parseSize(options.chunkSize));
+  const chunk = parseChunkSize(options.chunkSize);
   const map = mapFileForTable(options.file, chunk);
   const dev = formatDeviceNumber(map.device);
   // A mounted filesystem holds its device exclusively: a table over it is

@@ -1,5 +1,6 @@
 import { createStore } from '../../store/create.js';
-import { chunkSize, formatBytes, parseSize, plural } from '../../units/units.js';
+import { formatBytes, parseChunkSize, plural } from '../../units/units.js';
+import { newStoreSize } from '../sizes.js';
 import type { CommandContext } from '../context.js';
 
 export interface StoreCreateOptions {
@@ -13,8 +14,8 @@ export interface StoreCreateOptions {
 }
 
 export async function run(options: StoreCreateOptions, ctx: CommandContext): Promise<void> {
-  const size = parseSize(options.size);
-  const chunk = chunkSize(parseSize(options.chunkSize));
+  const chunk = parseChunkSize(options.chunkSize);
+  const size = newStoreSize(options.size, options.store, chunk);
   const progress = ctx.progress('zeroing', formatBytes);
   let manifest;
   try {

@@ -1,7 +1,8 @@
 import { SnapstoreError } from '../../errors.js';
-import { parseSize, parseSizeOrShare } from '../../units/units.js';
+import { parseSizeOrShare } from '../../units/size-spec.js';
 import { DEFAULT_ON_FULL, watchSnapshots, type OnFull, type WatchEvent } from '../../watch/watcher.js';
 import type { CommandContext } from '../context.js';
+import { sizeOption } from '../sizes.js';
 
 export interface WatchCommandOptions {
   names: string[];
@@ -34,9 +35,10 @@ export async function run(options: WatchCommandOptions, ctx: CommandContext): Pr
   const r = await watchSnapshots({
     ...(options.names.length ? { names: options.names } : {}),
     intervalMs: number(options.interval, '--interval', 10),
-    ...(options.max !== undefined ? { max: parseSize(options.max) } : {}),
-    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree) } : {}),
-    ...(options.minStep !== undefined ? { minStep: parseSize(options.minStep) } : {}),
+    // A share is worked out by the watcher for each store (its filesystem, its chunks).
+    ...(options.max !== undefined ? { max: sizeOption('--max', options.max) } : {}),
+    ...(options.keepFree !== undefined ? { keepFree: parseSizeOrShare(options.keepFree, '--keep-free') } : {}),
+    ...(options.minStep !== undefined ? { minStep: sizeOption('--min-step', options.minStep) } : {}),
     ...(options.lead !== undefined ? { leadSeconds: number(options.lead, '--lead', 0.1) } : {}),
     onFull,
     stateDir: options.stateDir,
