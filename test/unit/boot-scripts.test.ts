@@ -141,7 +141,7 @@ needs(
   },
 );
 
-it('the dracut module installs node, the CLI, blkid and modprobe, dm-snapshot and the pre-pivot hook (dracut stubbed)', async () => {
+needs(!BUILT ? 'the CLI is not built (npm run build)' : undefined, 'the dracut module installs node, the CLI, blkid and modprobe, dm-snapshot and the pre-pivot hook (dracut stubbed)', async () => {
   // Each dracut function the module calls records its arguments.
   const stubs = ['inst_binary', 'inst_simple', 'inst_multiple', 'inst_hook', 'instmods', 'dfatal'].map((f) => `${f}() { echo "${f} $*"; }`).join('\n');
   const moddir = path.resolve('boot/dracut/90snapstore');
@@ -163,10 +163,16 @@ it('the dracut module installs node, the CLI, blkid and modprobe, dm-snapshot an
   );
   expect(calls.filter((c) => c.startsWith('dfatal'))).toEqual([]);
 
-  // Without snapstore on the PATH the build fails, saying why.
-  const none = await execa('bash', ['-c', script], { env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false });
-  expect(none.exitCode).toBe(1);
-  expect(none.stdout).toMatch(/^dfatal snapstore: snapstore is not installed .*; way out: install it/m);
+  // An install that cannot go into an image (not built) fails the build, saying why.
+  const unbuilt = fs.mkdtempSync(path.join(scratch, 'unbuilt-'));
+  for (const f of ['package.json', 'bin/snapstore', 'boot/image-files.cjs']) fs.cpSync(f, path.join(unbuilt, f));
+  const bin = linkedBin();
+  fs.rmSync(path.join(bin, 'snapstore'));
+  fs.symlinkSync(path.join(unbuilt, 'bin/snapstore'), path.join(bin, 'snapstore'));
+  const failed = await execa('bash', ['-c', script], { env: { PATH: `${bin}:/usr/bin:/bin` }, extendEnv: false, reject: false });
+  expect(failed.exitCode).toBe(1);
+  expect(failed.stdout).toMatch(new RegExp(`^dfatal snapstore: cannot list the files of ${unbuilt} \\(above\\); way out: fix what it says`, 'm'));
+  expect(failed.stderr).toMatch(/is not built/);
 });
 
 it('the boot helper leaves a root without a state directory alone', async () => {
