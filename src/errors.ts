@@ -79,6 +79,13 @@ export const ERROR_CODES = {
   STORE_FILE_UNWRITTEN: 'a store file read through its filesystem would show zeros, not what the kernel wrote',
   EXPORT_OVERWRITES_INPUT: 'the export target is one of its inputs',
   INTERRUPTED: 'a signal stopped the command; it says what it left',
+  // the boot integration (install-boot)
+  BOOT_KIND_UNKNOWN: 'which boot integration to install was not named and could not be told',
+  BOOT_SYSTEM_MISSING: 'the boot system asked for (systemd, initramfs-tools, dracut) is not installed there',
+  BOOT_NOT_ON_PATH: 'snapstore or node is not where the boot looks for programs',
+  BOOT_IMAGE_UNREADY: 'the installed snapstore cannot go into an initramfs (not built, or a dependency missing)',
+  BOOT_STATE_DIR: 'the state directory is not on the root filesystem, so the boot cannot read it in time',
+  BOOT_COMMAND_FAILED: 'the program that takes the boot files in (systemctl, update-initramfs, dracut) failed',
   // the exception store format
   COW_NEVER_WRITTEN: 'the store was never written by a snapshot',
   COW_BAD_MAGIC: 'not a persistent exception store',

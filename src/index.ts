@@ -14,3 +14,4 @@ export * as cow from './cow/index.js';
 export * as store from './store/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as watch from './watch/index.js';
+export * as boot from './boot/index.js';

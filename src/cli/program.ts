@@ -334,6 +334,26 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(examples(program.command('recover').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
   ).action(command('recover', (opts) => opts));
 
+  const kinds = [
+    new Option('--systemd', 'snapstore-activate.service into /etc/systemd/system, then systemctl daemon-reload and enable'),
+    new Option('--initramfs-tools', 'the hook and local-bottom script into /etc/initramfs-tools, then update-initramfs -u -k all'),
+    new Option('--dracut', 'the module into /usr/lib/dracut/modules.d/90snapstore, then dracut -f --regenerate-all'),
+  ];
+  for (const k of kinds) k.conflicts(kinds.filter((o) => o !== k).map((o) => o.attributeName()));
+  const installBoot = program
+    .command('install-boot')
+    .description('run `snapstore activate` at every boot, before the data filesystems are mounted: install the systemd unit, the initramfs-tools hook or the dracut module, and take it in (default: systemd when it is the running init)');
+  for (const k of kinds) installBoot.addOption(k);
+  examples(
+    installBoot
+      .option('--root <dir>', 'install into the image built under DIR instead: nothing is run, it says what to run in the image')
+      .option('--dry-run', 'check, and say what it would install and run; change nothing')
+      .option('--json', 'print the result as JSON on stdout'),
+    'snapstore install-boot',
+    'snapstore install-boot --initramfs-tools --dry-run',
+    'snapstore install-boot --dracut --root /srv/image',
+  ).action(command('install-boot', (opts) => opts));
+
   examples(
     program
       .command('help [command...]')

@@ -47,28 +47,32 @@ export function explainStateWrite(err: unknown, call: string, target: string): u
   return fromNodeError(err, call, target);
 }
 
-/** Temp file (0600, never through a symlink), fsync, rename, fsync of the directory. */
-export function writeFileAtomic(file: string, data: string): void {
+/**
+ * Temp file (`mode`, 0600 unless given; never through a symlink), fsync, rename,
+ * fsync of the directory. `explain` turns a failure into the error thrown: by
+ * default, a write to the state directory (`explainStateWrite`).
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600, explain: (err: unknown, call: string, target: string) => unknown = explainStateWrite): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
   fs.rmSync(tmp, { force: true });
   let fd: number;
   try {
-    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
   } catch (err) {
-    throw explainStateWrite(err, 'create', tmp);
+    throw explain(err, 'create', tmp);
   }
   try {
     try {
-      fs.fchmodSync(fd, 0o600);
+      fs.fchmodSync(fd, mode);
       fs.writeFileSync(fd, data);
     } catch (err) {
-      throw explainStateWrite(err, 'write', tmp);
+      throw explain(err, 'write', tmp);
     }
     try {
       fs.fsyncSync(fd);
     } catch (err) {
-      throw explainStateWrite(err, 'fsync', tmp);
+      throw explain(err, 'fsync', tmp);
     }
   } catch (err) {
     fs.closeSync(fd);
@@ -80,7 +84,7 @@ export function writeFileAtomic(file: string, data: string): void {
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw explainStateWrite(err, 'rename', file);
+    throw explain(err, 'rename', file);
   }
   fsyncDir(dir);
 }

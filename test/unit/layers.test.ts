@@ -18,7 +18,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow'],
   snapshot: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store'],
   watch: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot'],
-  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'watch'],
+  boot: ['util', 'linux', 'state'],
+  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'watch', 'boot'],
 };
 
 function sources(dir: string): string[] {
