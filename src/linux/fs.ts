@@ -104,9 +104,11 @@ export interface FsInfo {
   readonly availableBytes: Bytes;
   /** f_blocks × f_bsize: the filesystem's size */
   readonly sizeBytes: Bytes;
+  /** f_bfree × f_bsize: free space, the blocks reserved for root included (root may write there) */
+  readonly freeBytes: Bytes;
 }
 
-/** struct statfs on 64-bit Linux (asm-generic/statfs.h): f_type at 0, f_bsize at 8, f_blocks at 16, f_bavail at 32; 120 bytes. */
+/** struct statfs on 64-bit Linux (asm-generic/statfs.h): f_type at 0, f_bsize at 8, f_blocks at 16, f_bfree at 24, f_bavail at 32; 120 bytes. */
 const STATFS_SIZE = 120;
 
 export function fstatfs(fd: number, path: string): FsInfo {
@@ -116,7 +118,7 @@ export function fstatfs(fd: number, path: string): FsInfo {
   const magic = Number(buf.readBigUInt64LE(0) & 0xffffffffn);
   const name = Object.entries(FS_MAGIC).find(([, m]) => m === magic)?.[0];
   const blockSize = bytes(buf.readBigUInt64LE(8));
-  return { magic, type: name ?? `0x${magic.toString(16)}`, blockSize, availableBytes: bytes(buf.readBigUInt64LE(32) * BigInt(blockSize)), sizeBytes: bytes(buf.readBigUInt64LE(16) * BigInt(blockSize)) };
+  return { magic, type: name ?? `0x${magic.toString(16)}`, blockSize, availableBytes: bytes(buf.readBigUInt64LE(32) * BigInt(blockSize)), sizeBytes: bytes(buf.readBigUInt64LE(16) * BigInt(blockSize)), freeBytes: bytes(buf.readBigUInt64LE(24) * BigInt(blockSize)) };
 }
 
 /**

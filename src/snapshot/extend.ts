@@ -127,6 +127,14 @@ export function keepFreeBytes(keep: KeepFree, size: Bytes): Bytes {
 }
 
 /** Whether the store lives on the filesystem the checkpoint protects (its blocks then fall under the hazard). */
+/**
+ * A store on the filesystem its writer fills takes at most half the room a step: each
+ * block the update writes into free space costs a block of the filesystem and one of
+ * the store, so a store that took it all would leave the update none (and stop growing
+ * with its writer still going).
+ */
+const ROOM_SHARE_ON_ORIGIN = 0.5;
+
 function storeOnOrigin(m: SnapshotManifest, store: StoreManifest): boolean {
   return m.mode === 'checkpoint' && (store.device.dmName === m.origin.dmName || (m.beneath !== undefined && store.device.dmName === m.beneath.crypt));
 }
@@ -168,8 +176,8 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
     if (!storeOnOrigin(op.manifest, store)) checkStoreFsUnsnapshotted(platform, store.file);
     else if (process.env[HAZARD_CHECK_OFF] === '1') op.say(`warning: ${HAZARD_CHECK_OFF} is set: new blocks join the map unchecked (a test of the hazard check; never in use)`);
     else admit = hazardAdmission(op, store, options.freeCache ?? {});
-    const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystemSize(store.file));
-    const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(options.upToRoom ? { upToRoom: true } : {}), ...(admit ? { admit } : {}) });
+    const keepFree = keepFreeBytes(options.keepFree ?? DEFAULT_KEEP_FREE, platform.filesystem(store.file).sizeBytes);
+    const r = await platform.extendStore(lock, { name: store.name, add, keepFree, log: (l) => op.say(l), ...(options.upToRoom ? { upToRoom: true, roomShare: storeOnOrigin(m, store) ? ROOM_SHARE_ON_ORIGIN : 1 } : {}), ...(admit ? { admit } : {}) });
     const real = m.mode === 'checkpoint' ? op.dm.find(stackNames(m.name).real) : undefined;
     await ensureCow(op, r.manifest, real);
     const after = r.manifest.usableBytes;

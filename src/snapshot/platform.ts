@@ -30,7 +30,7 @@ import type { ExtendStoreOptions, ExtendStoreResult } from '../store/extend.js';
 import { extendStoreLocked, settleExtension } from '../store/extend.js';
 import type { FreeSpace } from '../store/free-space.js';
 import { readFreeSpace } from '../store/free-space.js';
-import { fstatfs, openOrThrow } from '../linux/fs.js';
+import { fstatfs, openOrThrow, type FsInfo } from '../linux/fs.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { bytes, sectorsToBytes, type Bytes, type ChunkSize, type Sectors } from '../units/units.js';
 
@@ -64,8 +64,8 @@ export interface Platform {
   extendStore(lock: StateLock, options: ExtendStoreOptions): Promise<ExtendStoreResult>;
   /** Undoes what a crashed extension of store `name` left (a file longer than its manifest); says what it did. */
   settleExtension(lock: StateLock, name: string): string | undefined;
-  /** The size of the filesystem holding `path`. */
-  filesystemSize(path: string): Bytes;
+  /** statfs of the filesystem holding `path`: its size, free and available space. */
+  filesystem(path: string): FsInfo;
   /** The free space of the filesystem (of type `fsType`) on `dev`, read from its own metadata. */
   freeSpace(dev: DeviceNumber, fsType: string): Promise<FreeSpace>;
   /** The origin chunks that have an exception in the store on the COW device `dev` (read raw). */
@@ -195,10 +195,10 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     settleExtension(lock, name) {
       return settleExtension(lock, name);
     },
-    filesystemSize(p) {
+    filesystem(p) {
       const fd = openOrThrow(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
       try {
-        return fstatfs(fd, p).sizeBytes;
+        return fstatfs(fd, p);
       } finally {
         fs.closeSync(fd);
       }

@@ -39,6 +39,8 @@ export interface ExtendStoreOptions {
   readonly keepFree: Bytes;
   /** take what the filesystem can give, up to `add`, rather than refuse a growth it cannot give whole */
   readonly upToRoom?: boolean;
+  /** with `upToRoom`, no more than this share of the room (default 1: all of it) */
+  readonly roomShare?: number;
   /**
    * Which of the new segments may join the map (in store order, store
    * offsets not yet assigned); the rest stay allocated but unmapped. Called
@@ -145,9 +147,10 @@ export function settleExtension(lock: StateLock, name: string): string | undefin
 
 /**
  * Refuses a growth the filesystem cannot give while keeping `keepFree` for
- * everyone else; with `upToRoom`, returns the part of it that it can give.
+ * everyone else; with `upToRoom`, returns the part of it that it can give
+ * (at most `roomShare` of the room, at least a chunk).
  */
-function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes, upToRoom: boolean): Bytes {
+function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes, upToRoom: boolean, roomShare = 1): Bytes {
   const info = fstatfs(fd, m.file);
   const chunk = chunkSize(m.chunkSize).bytes;
   if (info.availableBytes < keepFree + chunk) {
@@ -155,7 +158,7 @@ function checkRoom(fd: number, m: StoreManifest, add: Bytes, keepFree: Bytes, up
       hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',
     });
   }
-  if (upToRoom) return bytes(Math.min(add, Math.floor((info.availableBytes - keepFree) / chunk) * chunk));
+  if (upToRoom) return bytes(Math.min(add, Math.max(1, Math.floor(((info.availableBytes - keepFree) * roomShare) / chunk)) * chunk));
   if (info.availableBytes < add + keepFree) {
     throw new SnapstoreError('ENOSPC', `the filesystem of store "${m.name}" (${m.file}) has ${formatBytes(info.availableBytes)} available: growing the store by ${formatBytes(add)} would leave less than the ${formatBytes(keepFree)} kept free`, {
       hint: 'free space on that filesystem, or lower --keep-free (the blocks reserved for root are never used)',
@@ -183,7 +186,7 @@ export async function extendStoreLocked(lock: StateLock, options: ExtendStoreOpt
           hint: 'the map is stale; `snapstore store verify` says more. Nothing was changed',
         });
       }
-      add = checkRoom(fd, m, add, options.keepFree, options.upToRoom ?? false);
+      add = checkRoom(fd, m, add, options.keepFree, options.upToRoom ?? false, options.roomShare);
       const folder = lock.dir.ensureFolder('stores');
       writeIntent<Extending>(lock, folder, m.name, OP, { fileSize: m.fileSize });
       undo.push(`the extension record of "${m.name}"`, () => removeIntent(lock, folder, m.name, OP));

@@ -26,6 +26,8 @@ export interface Sample {
   readonly rate: number;
   /** bytes written to the page cache and not yet on disk (they reach the store in a burst) */
   readonly pending?: number;
+  /** the most the store can still take beyond `used` (undefined: no bound known) */
+  readonly toCome?: number;
 }
 
 export type Decision =
@@ -46,7 +48,9 @@ export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decisi
   const free = s.total - s.used;
   const horizon = Math.max(limits.leadSeconds, 3 * lastExtendSeconds);
   const pending = s.pending ?? 0;
-  const need = Math.max(headroom(limits, s.total), s.rate * horizon, pending);
+  const toCome = s.toCome ?? Infinity;
+  // Never more than can still come: a fast writer's rate says nothing past that.
+  const need = Math.min(Math.max(headroom(limits, s.total), s.rate * horizon, pending), toCome + limits.chunk);
   if (free > need) return { action: 'none' };
   const why =
     pending >= Math.max(headroom(limits, s.total), s.rate * horizon)
@@ -60,6 +64,7 @@ export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decisi
   // filesystem: counted twice, they grew stores far past their need and ate the room the
   // update itself writes into), with a headroom above them.
   let by = Math.max(limits.minStep, 2 * s.rate * horizon, pending + headroom(limits, s.total) - free);
+  by = Math.min(by, Math.max(limits.chunk, toCome + headroom(limits, s.total) - free));
   by = Math.min(Math.ceil(by / limits.chunk) * limits.chunk, Math.floor(room / limits.chunk) * limits.chunk);
   return { action: 'extend', by, why };
 }
@@ -70,9 +75,10 @@ export const WARN_AT = [80, 90, 95] as const;
 /**
  * Whether the on-full policy must act now: the store cannot grow and would
  * be full within `actSeconds` at the measured rate, or has less than
- * `reserve` bytes left.
+ * `reserve` bytes left; never while it has room for all that can still come.
  */
 export function mustAct(s: Sample, actSeconds: number, reserve: number): boolean {
   const free = s.total - s.used;
+  if (free > (s.toCome ?? Infinity) + reserve) return false;
   return free <= reserve || free <= s.rate * actSeconds;
 }

@@ -112,6 +112,9 @@ interface Watched {
   stepCap: number;
   /** the store that holds a copy of every chunk of the origin: it never needs more */
   wholeOrigin: number;
+  storeFile: string;
+  /** with the store on the origin's filesystem: what that filesystem used at create (its free-space map) */
+  usedAtCreate: number | undefined;
   /** why it can grow no more, once it cannot */
   cannotGrow: string | undefined;
   readonly warned: Set<number>;
@@ -183,7 +186,9 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         // The filesystem's free space at create never changes: read now, not under pressure.
         const free = await freeAtCreate({ stateDir: options.stateDir, platform, name });
         const limits = storeLimits(options, () => readManifest(stateDir, m.store));
-        const added: Watched = { m, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
+        const storeFile = readManifest(stateDir, m.store).file;
+        const usedAtCreate = free ? platform.filesystem(storeFile).sizeBytes - free.bytes : undefined;
+        const added: Watched = { m, storeFile, usedAtCreate, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
         watched.set(name, added);
         emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${added.max !== Infinity ? ` up to ${formatBytes(added.max)}` : ''}; if it cannot: --on-full ${onFull}`);
         if (limits.error) cannot(added, limits.error);
@@ -214,7 +219,8 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           finished.add(name);
           continue;
         }
-        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending: (options.pendingWrites ?? pendingWrites)() };
+        const pending = (options.pendingWrites ?? pendingWrites)();
+        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending, toCome: toCome(platform, w, status.allocated * 512, pending) };
         const seen = (x: Sample) => ({ usedBytes: x.used, totalBytes: x.total, bytesPerSecond: Math.round(x.rate) });
         const more = seen(s);
         if (Date.now() - w.lastRecordMs >= RECORD_MS) {
@@ -249,7 +255,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           // It has just learnt that it cannot grow: the policy is weighed at once, on a fresh reading.
           const fresh = parseSnapshotStatus(platform.dm.status(dev)[0]?.params ?? '');
           if (fresh.state !== 'active') continue; // the next round reports it
-          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512) };
+          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512), pending, toCome: toCome(platform, w, fresh.allocated * 512, pending) };
         }
         if (d.action !== 'none' || w.cannotGrow) {
           const why = w.cannotGrow ?? `it is at --max ${formatBytes(w.max)}`;
@@ -276,6 +282,21 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
     emit('-', 'stopped', `the watcher stopped (${extensions} extension${extensions === 1 ? '' : 's'})`);
     return { extensions, acted, invalid };
   });
+}
+
+/**
+ * The most the store of `w` can still take beyond `used`. Every chunk of the origin is
+ * either used by the filesystem at create, and may be overwritten once, or free, and
+ * reaches the store only once the filesystem gives it out again: from what is free now
+ * (root's reserve included) or from writes waiting in the page cache (their blocks are
+ * taken already). A chunk larger than a block counts whole for each block.
+ */
+function toCome(platform: Platform, w: Watched, used: number, pending: number): number {
+  const rest = Math.max(0, w.wholeOrigin - used);
+  if (w.usedAtCreate === undefined) return rest;
+  const now = platform.filesystem(w.storeFile);
+  const factor = Math.max(1, w.m.chunkSize / now.blockSize);
+  return Math.min(rest, factor * (pending + now.freeBytes + w.usedAtCreate));
 }
 
 /** Usable bytes of a store that can take an exception for every chunk of the origin. */

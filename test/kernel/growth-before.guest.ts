@@ -341,6 +341,7 @@ describe('growth, boot 1: the watcher', () => {
 
   test('the watcher killed (kill -9) mid-extension, its COW device left suspended, and restarted: it catches up, manifest and kernel agree, writes go on', async () => {
     fs.mkdirSync(mnt('sw'), { recursive: true });
+    sh(`umount ${mnt('sw')} 2>/dev/null; true`); // left mounted by a failed test before
     run('mount', [dev('sw'), mnt('sw')]);
     const r = await createSnapshot({ ...opts, name: 'kw', origin: dev('sw'), store: `${mnt('sw')}/.snapstore/kw.store`, size: parseSize('16M'), chunk, mode: 'checkpoint' });
     expect(r.manifest?.state).toBe('active');

@@ -17,6 +17,7 @@ import { parseDmUuid, statePaths } from '../../src/state/names.js';
 import type { CreateStoreOptions } from '../../src/store/create.js';
 import { mapChecksum, MANIFEST_VERSION, readManifest, writeManifest, type StoreManifest } from '../../src/store/manifest.js';
 import type { ExtendStoreOptions, ExtendStoreResult } from '../../src/store/extend.js';
+import type { FsInfo } from '../../src/linux/fs.js';
 import type { FreeSpace } from '../../src/store/free-space.js';
 import { faultPoint } from '../../src/snapshot/faults.js';
 import type { StoreSegment } from '../../src/fiemap/align.js';
@@ -213,7 +214,7 @@ export class FakePlatform implements Platform {
   async extendStore(lock: StateLock, o: ExtendStoreOptions): Promise<ExtendStoreResult> {
     const m = readManifest(lock.dir, o.name);
     if (o.keepFree + 4096 > this.space.available) throw new SnapstoreError('STORE_CANNOT_GROW', `no room beyond the ${o.keepFree} bytes kept free (fake)`, { hint: 'free space' });
-    const add = o.upToRoom ? Math.min(o.add, Math.floor((this.space.available - o.keepFree) / 4096) * 4096) : o.add;
+    const add = o.upToRoom ? Math.min(o.add, Math.max(1, Math.floor(((this.space.available - o.keepFree) * (o.roomShare ?? 1)) / 4096)) * 4096) : o.add;
     o = { ...o, add: add as Bytes };
     if (o.add + o.keepFree > this.space.available) {
       throw new SnapstoreError('ENOSPC', `no room for ${o.add} more bytes keeping ${o.keepFree} free (fake)`, { hint: 'free space' });
@@ -244,8 +245,10 @@ export class FakePlatform implements Platform {
     return `store "${name}": an interrupted extension undone (fake)`;
   }
 
-  filesystemSize(): Bytes {
-    return (DISK_SECTORS * 512) as Bytes;
+  /** The store's filesystem is the origin's (1 GiB); what is free follows `space` (root's reserve: 5% more). */
+  filesystem(): FsInfo {
+    const size = DISK_SECTORS * 512;
+    return { magic: 0xef53, type: 'ext4', blockSize: 4096 as Bytes, sizeBytes: size as Bytes, availableBytes: this.space.available as Bytes, freeBytes: (this.space.available + size / 20) as Bytes };
   }
 
   async freeSpace(): Promise<FreeSpace> {
