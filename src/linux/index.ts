@@ -10,3 +10,4 @@ export * from './mountinfo.js';
 export * from './loop.js';
 export * from './run.js';
 export * from './meminfo.js';
+export * from './boot-id.js';

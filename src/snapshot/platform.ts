@@ -13,6 +13,7 @@ import { MappedIo } from '../blockio/mapped-io.js';
 import type { DeviceMapperApi } from '../dm/api.js';
 import { SnapstoreError } from '../errors.js';
 import { blockDeviceInfo, deviceNumberOfName } from '../linux/blockdev.js';
+import { bootId } from '../linux/boot-id.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError } from '../linux/errors.js';
@@ -40,6 +41,8 @@ export interface Platform {
   blockDevice(path: string): DeviceNumber;
   /** Where a device is mounted, or undefined. */
   mountedAt(dev: DeviceNumber): string | undefined;
+  /** The running boot's id, new at every boot (a boot budget counts each boot once). */
+  bootId(): string;
   /** The device the filesystem holding `path` is on. */
   filesystemDevice(path: string): DeviceNumber;
   /** The filesystem UUID on a device (undefined when there is none, or it cannot be read). */
@@ -113,6 +116,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     mountedAt(dev) {
       return mountsOf(dev)[0]?.mountPoint;
     },
+    bootId,
     filesystemDevice(path) {
       try {
         return fromDevT(fs.statSync(path).dev);

@@ -111,8 +111,15 @@ export class FakePlatform implements Platform {
     return undefined;
   }
 
+  /** Boots so far: each has its own boot id. In an object, shared with the lifecycle's copy of the platform. */
+  private readonly boots = { count: 0 };
+  bootId(): string {
+    return `fake-boot-${this.boots.count}`;
+  }
+
   /** The system's boot: the origin passthrough over the disk (after a power-off, nothing else). */
   boot(): void {
+    this.boots.count++;
     const dev = this.dm.createDeviceNow(ORIGIN, ORIGIN_TABLE, ORIGIN_UUID);
     this.paths.set(ORIGIN_PATH, dev);
   }
