@@ -4,7 +4,9 @@
  * (only the origin, the system's own device, exists then). The store's map
  * is trusted only once its manifest validates and its header, read raw
  * through the map, agrees. A pending rollback starts its merge here; a
- * merge that was running goes on. Idempotent.
+ * merge that was running goes on. A snapshot with a boot budget has this
+ * boot counted first, and is rolled back here once the budget is spent
+ * (boot-attempts.ts). Idempotent.
  */
 import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
@@ -24,6 +26,7 @@ import { mapAllEnrolled, type MapAction } from './enroll.js';
 import { originLabel } from './manifest.js';
 import { attachUpdate, attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 import { isFinished } from './states.js';
+import { countBoot, type BootCount } from './boot-attempts.js';
 
 export interface ActivateOptions extends LifecycleOptions {
   /** the snapshots to activate (default: every one recorded) */
@@ -47,6 +50,8 @@ export interface ActivateResult {
   readonly name: string;
   readonly action: ActivateAction;
   readonly message: string;
+  /** a snapshot with a boot budget: this boot counted, or the budget spent (the rollback started) */
+  readonly bootAttempts?: BootCount;
 }
 
 export async function activateSnapshots(options: ActivateOptions): Promise<ActivateResult[]> {
@@ -96,8 +101,10 @@ function handOverOfflineMerge(op: Operation): void {
 }
 
 async function activateOne(op: Operation): Promise<ActivateResult> {
+  // Before anything else for this snapshot: a boot cut short counts too. A spent budget leaves the rollback pending, started below.
+  const count = countBoot(op);
   const m = op.manifest;
-  const result = (action: ActivateAction, message: string): ActivateResult => ({ name: m.name, action, message });
+  const result = (action: ActivateAction, message: string): ActivateResult => ({ name: m.name, action, message, ...(count ? { bootAttempts: count } : {}) });
   // A reboot undid the watcher's --on-full abort (no device stays suspended across it).
   if (m.writesStopped !== undefined && !op.dm.find(m.writesStopped)?.suspended) op.note({ writesStopped: undefined }, `the writes the watcher stopped on ${m.writesStopped} ended with the boot`);
   if (isFinished(m.state)) return result('nothing', `snapshot "${m.name}" is ${m.state}; nothing to activate`);

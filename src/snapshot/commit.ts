@@ -4,9 +4,11 @@
  * table, our devices gone, the store deleted (discard can keep it). An
  * update's commit merges the update into the origin (update.ts); its discard
  * drops it. All are idempotent: a rerun after a power cut finishes the job
- * or says it is done.
+ * or says it is done. Commit refuses once a boot budget was spent (the
+ * rollback was decided at boot).
  */
 import { SnapstoreError } from '../errors.js';
+import { refuseCommitWhenSpent } from './boot-attempts.js';
 import { dropStack } from './build.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
@@ -49,6 +51,7 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
         usage: true,
       });
     }
+    if (how === 'commit') refuseCommitWhenSpent(m);
     if (how === 'commit' && m.mode === 'update') {
       const r = await commitUpdate(op, options);
       return { name: m.name, outcome: r.outcome, message: r.message, storePending: Boolean(op.manifest.storePending) };

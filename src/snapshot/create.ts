@@ -19,6 +19,7 @@ import { withUndo } from '../util/undo.js';
 import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
 import { checkOrigin, checkStateDirOffOrigin, checkStoreFsUnsnapshotted, checkUpdateOrigin } from './checks.js';
 import { attachUpdate, updateDevice } from './update-stack.js';
+import { attempts, bootBudget } from './boot-attempts.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { Operation, withLifecycle, withPlatform, type LifecycleOptions } from './context.js';
 import { findEnrolled } from './enroll.js';
@@ -44,6 +45,8 @@ export interface CreateSnapshotOptions extends LifecycleOptions {
   readonly dryRun?: boolean;
   /** prove every segment of the store's map (default: a sample spread over the device) */
   readonly fullProof?: boolean;
+  /** a health-gated commit: this many boots may try the update; the next one, if none committed, rolls it back at activate */
+  readonly bootAttempts?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -64,6 +67,12 @@ export function printableTable(table: readonly Target[], features: Parameters<ty
   return formatTable(masked, features);
 }
 
+/** The plan's last step: the record, with its boot budget when there is one. */
+function recordStep(o: CreateSnapshotOptions): string {
+  const budget = o.bootAttempts === undefined ? '' : `, with a budget of ${attempts(o.bootAttempts)} (each boot counted by activate; the next boot after them, if none committed, rolls back)`;
+  return `record the snapshot as active in ${o.stateDir}${budget}`;
+}
+
 function plan(name: string, origin: CheckedOrigin, platform: Platform, o: CreateSnapshotOptions): CreatePlan {
   const n = stackNames(name);
   const length = tableSectors(origin.table);
@@ -77,7 +86,7 @@ function plan(name: string, origin: CheckedOrigin, platform: Platform, o: Create
         allocate,
         `create ${n.cow}: the store's extents as linear segments (known once it is allocated)`,
         `create ${u}: snapshot of ${origin.label} with ${n.cow} as its store (persistent, chunk ${chunk} sectors); ${origin.label} itself is not touched`,
-        `record the snapshot as active in ${o.stateDir}`,
+        recordStep(o),
       ],
       tables: [
         { device: n.cow, table: `(the store's extents, known once it is allocated)` },
@@ -96,7 +105,7 @@ function plan(name: string, origin: CheckedOrigin, platform: Platform, o: Create
       `load ${origin.dmName!} with snapshot-origin over ${n.real}`,
       `create ${n.snap}: snapshot of ${n.real} with ${n.cow} as its store (persistent, chunk ${chunk} sectors)`,
       `resume ${origin.dmName!}: the snapshot is live`,
-      `record the snapshot as active in ${o.stateDir}`,
+      recordStep(o),
     ],
     tables: [
       { device: n.real, table: printableTable(origin.table, f) },
@@ -122,6 +131,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       usage: true,
     });
   }
+  if (options.bootAttempts !== undefined) bootBudget(options.bootAttempts);
   // Everything that can be refused before anything is made (not even the state directory).
   const planned = await dryRun(options, name);
   if (options.dryRun) return planned;
@@ -162,6 +172,8 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       store: name,
       chunkSize: options.chunk.bytes,
       ...(origin.beneath ? { beneath: origin.beneath } : {}),
+      // The boot it is made in is no attempt: the first is the next boot.
+      ...(options.bootAttempts !== undefined ? { bootAttempts: { budget: options.bootAttempts, used: 0, lastBoot: platform.bootId() } } : {}),
       createdAt: at,
       updatedAt: at,
       history: [{ at, state: 'creating', note: `create (${options.mode}) over ${origin.label}` }],

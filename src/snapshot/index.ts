@@ -7,7 +7,8 @@
 export type { Platform } from './platform.js';
 export { linuxPlatform } from './platform.js';
 export type { LifecycleOptions } from './context.js';
-export type { SnapshotManifest, SnapshotMode, OriginRecord } from './manifest.js';
+export type { SnapshotManifest, SnapshotMode, OriginRecord, BootAttempts } from './manifest.js';
+export type { BootCount } from './boot-attempts.js';
 export { readSnapshot, findSnapshot, decodeSnapshotManifest, SNAPSHOT_MANIFEST_VERSION } from './manifest.js';
 export type { SnapshotState } from './states.js';
 export { SNAPSHOT_STATES, isFinished } from './states.js';

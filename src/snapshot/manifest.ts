@@ -10,7 +10,7 @@
 import { SnapstoreError } from '../errors.js';
 import { statePaths } from '../state/names.js';
 import { recordFolder } from '../state/records.js';
-import { field, isBool, isCount, isObject, isString, jsonObject, optionalField } from '../state/json-record.js';
+import { field, isBool, isCount, isObject, isString, jsonObject, optionalField, type Fail } from '../state/json-record.js';
 import type { StateLock } from '../state/lock.js';
 import type { StateDir } from '../state/state-dir.js';
 import type { Bytes } from '../units/units.js';
@@ -38,6 +38,23 @@ export interface OriginRecord {
   readonly fsUuid?: string;
   /** its size in 512-byte sectors */
   readonly sectors: number;
+}
+
+/**
+ * A health-gated commit's budget (`create --boot-attempts`): how many boots
+ * may try the update before `activate` rolls it back on its own. Each boot is
+ * counted once, by the first activate in it, before anything else activate
+ * does for the snapshot (boot-attempts.ts).
+ */
+export interface BootAttempts {
+  /** boots allowed to try the update; the next one, if none committed, rolls it back */
+  readonly budget: number;
+  /** boots counted so far (0 at create) */
+  readonly used: number;
+  /** the kernel's id of the boot counted last (at create: the boot it was made in, which is no attempt) */
+  readonly lastBoot: string;
+  /** the budget was spent without a commit: activate started the rollback, and commit refuses */
+  readonly spent?: boolean;
 }
 
 export interface HistoryEntry {
@@ -71,6 +88,8 @@ export interface SnapshotManifest {
   readonly storePending?: boolean;
   /** the rollback is lost: the kernel invalidated the snapshot (store full, I/O error) */
   readonly invalid?: boolean;
+  /** the boot budget of a health-gated commit, when one was given at create */
+  readonly bootAttempts?: BootAttempts;
   /** the device the watcher's `--on-full abort` left suspended (its writes stopped before the store filled): recover leaves it so */
   readonly writesStopped?: string;
   readonly createdAt: string;
@@ -126,6 +145,8 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
   const beneath = b === undefined ? undefined : { crypt: field(b, 'crypt', isString, 'a dm name', fail), offset: field(b, 'offset', isCount, 'a sector count', fail) };
   const owner = raw['mergeOwner'];
   if (owner !== undefined && owner !== 'kernel' && owner !== 'offline') throw new SnapshotManifestError(file, `mergeOwner "${String(owner)}" is not kernel or offline`);
+  const a = optionalField(raw, 'bootAttempts', isObject, 'an object', fail);
+  const bootAttempts = a === undefined ? undefined : decodeBootAttempts(a, fail);
   const history = field(raw, 'history', (v): v is unknown[] => Array.isArray(v), 'an array', fail).map((h, i) => {
     if (!isObject(h) || !isString(h['at']) || !isString(h['state']) || typeof h['note'] !== 'string') {
       throw new SnapshotManifestError(file, `history entry ${i} is not {at, state, note}`);
@@ -142,6 +163,7 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
     chunkSize: chunk,
     ...(beneath !== undefined ? { beneath } : {}),
     ...(owner !== undefined ? { mergeOwner: owner } : {}),
+    ...(bootAttempts !== undefined ? { bootAttempts } : {}),
     ...(raw['writesStopped'] !== undefined ? { writesStopped: field(raw, 'writesStopped', isString, 'a dm name', fail) } : {}),
     ...Object.fromEntries(FLAGS.flatMap((k) => {
       const v = optionalField(raw, k, isBool, 'true or false', fail);
@@ -151,6 +173,14 @@ export function decodeSnapshotManifest(file: string, text: string): SnapshotMani
     updatedAt: field(raw, 'updatedAt', isString, 'a date', fail),
     history,
   };
+}
+
+function decodeBootAttempts(a: Record<string, unknown>, fail: Fail): BootAttempts {
+  const budget = field(a, 'budget', isCount, 'a number of boots', fail);
+  const used = field(a, 'used', isCount, 'a number of boots', fail);
+  if (budget < 1 || used > budget) throw fail(`bootAttempts: ${used} of ${budget} boots used is not a count within a budget of at least 1`);
+  const spent = optionalField(a, 'spent', isBool, 'true or false', fail);
+  return { budget, used, lastBoot: field(a, 'lastBoot', isString, 'a boot id', fail), ...(spent ? { spent } : {}) };
 }
 
 /** Snapshot manifests: `STATE_DIR/snapshots/NAME.json`. */

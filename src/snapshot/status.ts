@@ -38,6 +38,8 @@ export interface SnapshotReport {
   readonly usage: { readonly used: Bytes; readonly free: Bytes; readonly total: Bytes; readonly usedPercent: number } | null;
   /** how fast the store fills and when it would be full at that rate, from the watcher's last measurement (null without a fresh one) */
   readonly fill: { readonly bytesPerSecond: number; readonly secondsToFull: number | null; readonly measuredAt: string } | null;
+  /** a health-gated commit's boot budget: boots counted, allowed, and whether it was spent (activate rolled back) */
+  readonly bootAttempts: { readonly used: number; readonly budget: number; readonly spent: boolean } | null;
   /** bytes of exceptions still to merge, while merging */
   readonly mergeRemaining: Bytes | null;
   readonly health: Health;
@@ -159,6 +161,7 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
     chunkSize: m.chunkSize,
     usage,
     fill: fillOf(stateDir, m.name, usage),
+    bootAttempts: m.bootAttempts ? { used: m.bootAttempts.used, budget: m.bootAttempts.budget, spent: Boolean(m.bootAttempts.spent) } : null,
     mergeRemaining: seen.merging && status?.state === 'active' ? sectorsToBytes((status.allocated - status.metadata) as typeof status.total) : null,
     health: isFinished(m.state) ? 'finished' : m.invalid ? 'invalid' : status ? health(status) : 'inactive',
     agrees: problems.length === 0,

@@ -1,5 +1,6 @@
 // The crash matrix on the host: every persisted step and every device-mapper
-// call of create, activate, commit, discard and rollback is a fault point;
+// call of create, activate (with a boot budget too), commit, discard and
+// rollback is a fault point;
 // for each, the operation "dies" there (a simulated crash: nothing is
 // undone), then `recover` runs. After it: nothing is left suspended, the
 // origin is on its own table or carries our live snapshot or merge, no
@@ -13,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/dm/table-text.js';
 import { activateSnapshots } from '../../src/snapshot/activate.js';
 import { commitSnapshot, discardSnapshot } from '../../src/snapshot/commit.js';
-import { createSnapshot } from '../../src/snapshot/create.js';
+import { createSnapshot, type CreateSnapshotOptions } from '../../src/snapshot/create.js';
 import { setFaultHandler, SimulatedCrash } from '../../src/snapshot/faults.js';
 import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { extendSnapshot } from '../../src/snapshot/extend.js';
@@ -39,18 +40,19 @@ function world(): World {
   return { p, stateDir };
 }
 const o = (w: World) => ({ stateDir: w.stateDir, platform: w.p, log: () => {} });
-const create = (w: World) =>
-  createSnapshot({ ...o(w), name: 's', origin: ORIGIN_PATH, store: '/data/s.store', size: bytes(16 << 20), chunk: chunkSize(bytes(4096)), mode: 'checkpoint' });
+/** `more`: a boot budget (`bootAttempts`), for the scenarios of a health-gated commit. */
+const create = (w: World, more: Partial<CreateSnapshotOptions> = {}) =>
+  createSnapshot({ ...o(w), name: 's', origin: ORIGIN_PATH, store: '/data/s.store', size: bytes(16 << 20), chunk: chunkSize(bytes(4096)), mode: 'checkpoint', ...more });
 
-const createUpdate = (w: World) =>
-  createSnapshot({ ...o(w), name: 's', origin: '/dev/vdb', store: '/data/s.store', size: bytes(16 << 20), chunk: chunkSize(bytes(4096)), mode: 'update' });
+const createUpdate = (w: World, more: Partial<CreateSnapshotOptions> = {}) =>
+  createSnapshot({ ...o(w), name: 's', origin: '/dev/vdb', store: '/data/s.store', size: bytes(16 << 20), chunk: chunkSize(bytes(4096)), mode: 'update', ...more });
 
 interface Scenario {
   setup(w: World): Promise<void>;
   run(w: World): Promise<unknown>;
 }
 const SCENARIOS: Record<string, Scenario> = {
-  create: { setup: async () => {}, run: create },
+  create: { setup: async () => {}, run: (w) => create(w) },
   commit: { setup: async (w) => void (await create(w)), run: (w) => commitSnapshot({ ...o(w), name: 's' }) },
   discard: { setup: async (w) => void (await create(w)), run: (w) => discardSnapshot({ ...o(w), name: 's' }) },
   'rollback (origin unmounted)': {
@@ -77,12 +79,29 @@ const SCENARIOS: Record<string, Scenario> = {
     },
     run: (w) => activateSnapshots(o(w)),
   },
+  'activate with a boot budget (this boot counted)': {
+    setup: async (w) => {
+      await create(w, { bootAttempts: 2 });
+      w.p.reboot();
+    },
+    run: (w) => activateSnapshots(o(w)),
+  },
+  'activate with a spent boot budget (the rollback starts)': {
+    setup: async (w) => {
+      await create(w, { bootAttempts: 1 });
+      w.p.reboot();
+      await activateSnapshots(o(w));
+      w.p.reboot();
+      w.p.dm.statusOnLive.set(ORIGIN, '16/32768 16');
+    },
+    run: (w) => activateSnapshots(o(w)),
+  },
   'rollback --offline': {
     setup: async (w) => void (await create(w)),
     run: (w) => rollbackSnapshot({ ...o(w), name: 's', offline: true }),
   },
   extend: { setup: async (w) => void (await create(w)), run: (w) => extendSnapshot({ ...o(w), name: 's', by: bytes(8 << 20) }) },
-  'update: create': { setup: async () => {}, run: createUpdate },
+  'update: create': { setup: async () => {}, run: (w) => createUpdate(w) },
   'update: extend': { setup: async (w) => void (await createUpdate(w)), run: (w) => extendSnapshot({ ...o(w), name: 's', by: bytes(8 << 20) }) },
   'update: commit (the kernel merges)': {
     setup: async (w) => {
@@ -96,6 +115,15 @@ const SCENARIOS: Record<string, Scenario> = {
   'update: activate after a reboot': {
     setup: async (w) => {
       await createUpdate(w);
+      w.p.reboot();
+    },
+    run: (w) => activateSnapshots(o(w)),
+  },
+  'update: activate with a spent boot budget (the update dropped)': {
+    setup: async (w) => {
+      await createUpdate(w, { bootAttempts: 1 });
+      w.p.reboot();
+      await activateSnapshots(o(w));
       w.p.reboot();
     },
     run: (w) => activateSnapshots(o(w)),
