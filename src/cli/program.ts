@@ -228,11 +228,13 @@ export function buildProgram(ctx: CommandContext): Command {
           .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
           .option('--full-proof', "prove every segment of the store's map, not a sample spread over the device")
           .option('--watch', 'start the watcher for it (snapstore-watch@NAME under systemd when installed, else a detached `snapstore watch NAME`)')
+          .option('--boot-attempts <n>', 'a health-gated commit: N boots may try the update (each counted by activate); if none of them commits it, the next boot rolls it back at activate, before the filesystem is mounted')
           .option('--dry-run', 'print every table and step; change nothing')
           .addHelpText('after', SIZES),
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G',
         'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --dry-run',
         'snapstore create rootfs-b --mode update --origin /dev/sda3 --store /data/.snapstore/rootfs-b.store --size 1G',
+        'snapstore create update-42 --origin /dev/mapper/data --store /data/.snapstore/update-42.store --size 2G --boot-attempts 3',
       ),
     ),
   ).action(command('create', (opts, name) => ({ name, ...opts })));
@@ -242,7 +244,12 @@ export function buildProgram(ctx: CommandContext): Command {
   );
   common(examples(program.command('list').description('every snapshot, one line each (as status)'), 'snapstore list')).action(command('status', (opts) => opts));
 
-  const activate = program.command('activate [names...]').description('after a reboot, before the filesystems are mounted: rebuild every snapshot (or those named); a pending rollback starts merging');
+  const activate = program
+    .command('activate [names...]')
+    .description('after a reboot, before the filesystems are mounted: rebuild every snapshot (or those named); a pending rollback starts merging; a snapshot with a boot budget has this boot counted, and is rolled back once the budget is spent')
+    .option('--auto', 'what activate always does, accepted for scripts that spell it: count this boot against each boot budget, roll back a snapshot whose budget is spent, and say which it did and why')
+    // Given here by mistake (the budget is create's): refused by name rather than as an unknown option.
+    .addOption(new Option('--boot-attempts <n>').hideHelp());
   common(waitLock(examples(activate, 'snapstore activate'))).action(async (names: string[], opts: Record<string, unknown>) => {
     const { run } = (await import('./commands/activate.js')) as { run: (o: object, c: CommandContext) => Promise<void> };
     await run({ names, ...opts }, ctx);

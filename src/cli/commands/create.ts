@@ -1,4 +1,5 @@
 import { createSnapshot } from '../../snapshot/create.js';
+import { attempts, bootBudget } from '../../snapshot/boot-attempts.js';
 import { originLabel, type SnapshotMode } from '../../snapshot/manifest.js';
 import { nodePath } from '../../dm/nodes.js';
 import { stackNames } from '../../snapshot/stack.js';
@@ -19,11 +20,13 @@ export interface CreateCommandOptions {
   dryRun?: boolean;
   fullProof?: boolean;
   watch?: boolean;
+  bootAttempts?: string;
   waitLock?: string | boolean;
   stateDir: string;
 }
 
 export async function run(options: CreateCommandOptions, ctx: CommandContext): Promise<void> {
+  const bootAttempts = options.bootAttempts === undefined ? undefined : bootBudget(options.bootAttempts, '--boot-attempts');
   const chunk = parseChunkSize(options.chunkSize);
   const size = newStoreSize(options.size, options.store, chunk);
   const r = await createSnapshot({
@@ -35,6 +38,7 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
     mode: options.mode as SnapshotMode,
     dryRun: Boolean(options.dryRun),
     fullProof: Boolean(options.fullProof),
+    ...(bootAttempts !== undefined ? { bootAttempts } : {}),
     stateDir: options.stateDir,
     waitLockMs: waitLockMs(options.waitLock),
     log: (line) => ctx.err(line),
@@ -51,12 +55,13 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
   const m = r.manifest!;
   const device = nodePath(m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap);
   const watcher = options.watch ? await startWatcher(m.name, options.stateDir) : undefined;
-  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(watcher ? { watcher } : {}) });
+  ctx.result({ name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(m.bootAttempts ? { bootAttempts: m.bootAttempts.budget } : {}), ...(watcher ? { watcher } : {}) });
   const made = `${formatBytes(size)} store, chunk ${formatBytes(m.chunkSize)}`;
   ctx.out(
     m.mode === 'update'
       ? `created update snapshot "${m.name}" of ${originLabel(m)}: ${made}; write the update into ${device}, then reboot and \`snapstore activate\`; commit or roll back after (\`snapstore status ${m.name}\`)`
       : `created checkpoint "${m.name}" of ${originLabel(m)}: ${made}; commit or roll back after the update (\`snapstore status ${m.name}\`)`,
   );
+  if (m.bootAttempts) ctx.out(`${attempts(m.bootAttempts.budget)} from the next boot on: \`snapstore commit ${m.name}\` once a boot is healthy; if none of them commits, the boot after them rolls back`);
   if (watcher) ctx.out(watcher);
 }

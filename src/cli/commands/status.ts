@@ -15,7 +15,17 @@ function columns(rows: string[][]): string[] {
 
 function row(s: SnapshotReport): string[] {
   const used = s.usage ? `${formatBytes(s.usage.used)} (${s.usage.usedPercent}%)` : s.mergeRemaining !== null ? `${formatBytes(s.mergeRemaining)} to merge` : '-';
-  return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), s.health, s.agrees ? 'yes' : 'NO'];
+  const boots = s.bootAttempts ? `${s.bootAttempts.used}/${s.bootAttempts.budget}${s.bootAttempts.spent ? ' spent' : ''}` : '-';
+  return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), boots, s.health, s.agrees ? 'yes' : 'NO'];
+}
+
+/** The boot budget of a health-gated commit, for `status NAME`. */
+function bootsText(s: SnapshotReport, b: NonNullable<SnapshotReport['bootAttempts']>): string {
+  const used = `${b.used} of ${b.budget} boot attempts used`;
+  if (b.spent) return `${used} without a commit: activate rolled back`;
+  if (s.state === 'committed') return `${used}; committed`;
+  if (s.state !== 'active') return used;
+  return `${used}, not yet committed: ${b.used < b.budget ? `\`snapstore commit ${s.name}\` once a boot is healthy` : `unless it is committed in this boot, the next one rolls back`}`;
 }
 
 function fillText(s: SnapshotReport): string {
@@ -38,7 +48,7 @@ export async function run(options: StatusCommandOptions, ctx: CommandContext): P
     ctx.out(`no snapshots in ${options.stateDir}`);
     return;
   }
-  for (const line of columns([['NAME', 'MODE', 'STATE', 'ORIGIN', 'STORE', 'USED', 'FREE', 'CHUNK', 'HEALTH', 'AGREES'], ...reports.map(row)])) ctx.out(line);
+  for (const line of columns([['NAME', 'MODE', 'STATE', 'ORIGIN', 'STORE', 'USED', 'FREE', 'CHUNK', 'BOOTS', 'HEALTH', 'AGREES'], ...reports.map(row)])) ctx.out(line);
   for (const s of reports) {
     if (options.name !== undefined) {
       ctx.out('');
@@ -46,6 +56,7 @@ export async function run(options: StatusCommandOptions, ctx: CommandContext): P
       if (s.snapshotDevice) ctx.out(`  snapshot:  ${s.snapshotDevice} (${s.mode === 'update' ? 'the contents with the update' : 'the contents before the update, read-only use'})`);
       ctx.out(`  store:     ${s.store.file ?? '(deleted)'}${s.store.pending ? ' (waits for its filesystem to be deleted)' : ''}`);
       if (s.usage) ctx.out(`  filling:   ${fillText(s)}`);
+      if (s.bootAttempts) ctx.out(`  boots:     ${bootsText(s, s.bootAttempts)}`);
       ctx.out(`  created:   ${s.createdAt}; last change ${s.updatedAt}`);
     }
     for (const p of s.problems) ctx.out(`  ${s.name}: ${p}`);
