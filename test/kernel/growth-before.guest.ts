@@ -53,6 +53,9 @@ function settle(path: string): void {
   }
 }
 
+/** A line on the kernel's console (through /dev/kmsg): where a test stands when it hangs. */
+const mark = (text: string) => fs.appendFileSync('/dev/kmsg', `<3>snapstore-test: ${text}\n`);
+
 const overlaps = (a0: number, a1: number, b0: number, b1: number) => a0 < b1 && b0 < a1;
 
 describe('growth, boot 1', () => {
@@ -327,9 +330,22 @@ describe('growth, boot 1: the watcher', () => {
     w.child.kill('SIGTERM');
     expect((await w.exit).code).toBe(0);
     expect(w.lines.at(-1)?.['event']).toBe('stopped');
-    // The rollback, with the filesystem unmounted: the kernel's merge, waited for.
+    // The rollback, with the filesystem unmounted: the kernel's merge, waited for (its progress on the console).
+    mark('sw: the watcher stopped; umount');
     run('umount', [mnt('sw')]);
-    expect((await rollbackSnapshot({ ...opts, name: 'sw', wait: true })).outcome).toBe('rolled-back');
+    mark('sw: rollback --wait');
+    let shown = -1;
+    const rolled = await rollbackSnapshot({
+      ...opts,
+      name: 'sw',
+      wait: true,
+      onProgress: (p) => {
+        const pct = p.initial ? Math.floor((100 * (p.initial - p.remaining)) / p.initial / 10) * 10 : 100;
+        if (pct !== shown) mark(`sw: merged ${(shown = pct)}% (${p.remaining} sectors left)`);
+      },
+    });
+    expect(rolled.outcome).toBe('rolled-back');
+    mark('sw: rolled back; fsck');
     fsck(dev('sw'), 'ext4');
     run('mount', [dev('sw'), mnt('sw')]);
     try {
