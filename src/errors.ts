@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   STORE_FS_ABSENT: 'the filesystem the store lives on is not present',
   NO_STABLE_ID: 'a device has no identity that survives a reboot',
   DEVICE_NOT_FOUND: 'the device a manifest names is not present',
+  BLKID_TIMEOUT: 'blkid did not answer in time: a device it reads waits (a suspended device)',
   DEVICE_AMBIGUOUS: 'several devices carry the identity a manifest names',
   DEVICE_BUSY: 'a device is held by a mounted filesystem',
   DEVICE_IN_USE: 'a device an offline tool must own is in use',

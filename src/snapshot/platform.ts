@@ -31,6 +31,7 @@ import type { ExtendStoreOptions, ExtendStoreResult } from '../store/extend.js';
 import { extendStoreLocked, settleExtension } from '../store/extend.js';
 import type { FreeSpace } from '../store/free-space.js';
 import { readFreeSpace } from '../store/free-space.js';
+import { devicesWithTag } from '../linux/blkid.js';
 import { fstatfs, openOrThrow, type FsInfo } from '../linux/fs.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { bytes, sectorsToBytes, type Bytes, type ChunkSize, type Sectors } from '../units/units.js';
@@ -146,9 +147,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     },
     async findDevice(by) {
       if (by.partUuid !== undefined) {
-        const r = await runProgram('blkid', ['-o', 'device', '-t', `PARTUUID=${by.partUuid}`]);
-        const nodes = r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
-        for (const node of nodes) {
+        for (const node of await devicesWithTag('PARTUUID', by.partUuid)) {
           try {
             const st = fs.statSync(node);
             if (st.isBlockDevice() && dm.nameOf(fromDevT(st.rdev)) === undefined) return fromDevT(st.rdev);

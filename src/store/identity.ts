@@ -3,6 +3,7 @@
  * major:minor and dm-N may have changed (docs/design.md "Stable identity").
  */
 import { SnapstoreError } from '../errors.js';
+import { devicesWithTag } from '../linux/blkid.js';
 import { runProgram } from '../linux/run.js';
 import * as fs from 'node:fs';
 import type { BlockDeviceInfo } from '../linux/blockdev.js';
@@ -67,11 +68,6 @@ export function sameIdentity(now: DeviceIdentity, recorded: DeviceIdentity): boo
 }
 
 /** Devices whose blkid tag has this value (blkid -t scans them; no udev needed). */
-async function devicesWithTag(tag: string, value: string): Promise<string[]> {
-  const r = await runProgram('blkid', ['-o', 'device', '-t', `${tag}=${value}`]);
-  return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
-}
-
 function infoOfNode(node: string): BlockDeviceInfo {
   return blockDeviceInfo(fromDevT(fs.statSync(node, { bigint: true }).rdev));
 }

@@ -12,6 +12,7 @@ import { DeviceMapper } from '../../src/dm/client.js';
 import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mapFile } from '../../src/fiemap/map-file.js';
+import { devicesWithTag, readableBlockDevices } from '../../src/linux/blkid.js';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { createSnapshot } from '../../src/snapshot/create.js';
 import { extendSnapshot } from '../../src/snapshot/extend.js';
@@ -303,6 +304,25 @@ function startWatcher(args: string[], env: Record<string, string> = {}) {
 const events = (lines: Array<Record<string, unknown>>, kind: string) => lines.filter((l) => l['event'] === kind);
 const said = (w: { lines: Array<Record<string, unknown>>; stderr: string }) =>
   `${w.lines.map((l) => `${String(l['event'])} ${String(l['message'])}${l['seconds'] !== undefined ? ` (${String(l['seconds'])} s)` : ''}`).join(' | ')}; stderr: ${w.stderr.slice(-1500)}`;
+
+describe('growth, boot 1: a suspended device elsewhere', () => {
+  test("finding a filesystem by its UUID answers at once while another dm device is suspended (blkid left to scan every device waited on it for ever)", async () => {
+    const uuid = run('blkid', ['-p', '-s', 'UUID', '-o', 'value', dev('io')]).trim() || undefined; // ext4, made by the tests above
+    run('dmsetup', ['create', 'gr-held', '--table', `0 8 linear ${dev('nr')} 0`]);
+    try {
+      run('dmsetup', ['suspend', 'gr-held']);
+      const t0 = performance.now();
+      const found = await devicesWithTag('UUID', uuid ?? 'none');
+      const ms = performance.now() - t0;
+      expect(ms, `${ms.toFixed(0)} ms`).toBeLessThan(10_000);
+      if (uuid) expect(found.length).toBeGreaterThan(0);
+      expect(readableBlockDevices()).not.toContain(`/dev/${run('dmsetup', ['info', '-c', '--noheadings', '-o', 'blkdevname', 'gr-held']).trim()}`);
+    } finally {
+      run('dmsetup', ['resume', 'gr-held']);
+      run('dmsetup', ['remove', 'gr-held']);
+    }
+  });
+});
 
 describe('growth, boot 1: the watcher', () => {
   test('a sustained writer (512 MiB as fast as it can: new files, then overwrites) over a 16 MiB store with the watcher: never Invalid; a rollback restores the files exactly, fsck clean', async () => {
