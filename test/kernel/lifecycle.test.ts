@@ -4,7 +4,8 @@
 // lifecycle-third.guest.ts for the enrolled partition's second reboot), then
 // the crash matrix with kill -9 (lifecycle-crash.guest.ts). Boots 1 and 2 also
 // carry store growth (growth-before/after.guest.ts: the extension hazard across
-// a reboot), on disks of its own.
+// a reboot), and boots 1 to 3 the boot counter (boots-*.guest.ts: health-gated
+// commit across real reboots), on disks of their own.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,12 +40,14 @@ const disks = [
   disk('io', 256, true), // discards reach the image: the discard storm
   disk('sw', 640),
   disk('nr', 128),
+  // boots-*.guest.ts: its metadata and three data filesystems on parts of one disk
+  disk('bt', 256),
 ];
 
 await kernelSuite('lifecycle', [
-  { files: ['test/kernel/lifecycle-before.guest.ts', 'test/kernel/growth-before.guest.ts'], disks, timeoutSec: 1200 },
-  { files: ['test/kernel/lifecycle-after.guest.ts', 'test/kernel/growth-after.guest.ts'], disks, timeoutSec: 1200 },
-  { files: ['test/kernel/lifecycle-third.guest.ts'], disks, timeoutSec: 600 },
+  { files: ['test/kernel/lifecycle-before.guest.ts', 'test/kernel/growth-before.guest.ts', 'test/kernel/boots-before.guest.ts'], disks, timeoutSec: 1200 },
+  { files: ['test/kernel/lifecycle-after.guest.ts', 'test/kernel/growth-after.guest.ts', 'test/kernel/boots-after.guest.ts'], disks, timeoutSec: 1200 },
+  { files: ['test/kernel/lifecycle-third.guest.ts', 'test/kernel/boots-third.guest.ts'], disks, timeoutSec: 600 },
   {
     files: ['test/kernel/lifecycle-crash.guest.ts'],
     disks: [{ name: 'cmeta', sizeMiB: 64 }, { name: 'craw', sizeMiB: 32 }, { name: 'cg', sizeMiB: 128 }],
