@@ -121,6 +121,16 @@ export function fstatfs(fd: number, path: string): FsInfo {
   return { magic, type: name ?? `0x${magic.toString(16)}`, blockSize, availableBytes: bytes(buf.readBigUInt64LE(32) * BigInt(blockSize)), sizeBytes: bytes(buf.readBigUInt64LE(16) * BigInt(blockSize)), freeBytes: bytes(buf.readBigUInt64LE(24) * BigInt(blockSize)) };
 }
 
+/** fstatfs(2) of the filesystem holding `path` (opened without following a final symlink). */
+export function statfsOf(path: string): FsInfo {
+  const fd = openOrThrow(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fstatfs(fd, path);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * statfs(2) by path: the size of the filesystem holding `path` and what it
  * uses, as df counts (root's reserved blocks count as free): what a share

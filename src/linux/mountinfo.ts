@@ -3,7 +3,8 @@
  * explain EBUSY ("mounted at /data") and to refuse work on mounted devices.
  */
 import * as fs from 'node:fs';
-import { parseDeviceNumber, sameDevice, type DeviceNumber } from './device-number.js';
+import { fromDevT, parseDeviceNumber, sameDevice, type DeviceNumber } from './device-number.js';
+import { fromNodeError } from './errors.js';
 
 export interface MountEntry {
   readonly dev: DeviceNumber;
@@ -47,4 +48,30 @@ export function mountsOf(dev: DeviceNumber): MountEntry[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The mount that holds the resolved path `real` on device `dev`: of that
+ * device's mounts, the deepest mount point at or above it (a device mounted
+ * twice, or bind-mounted, has several).
+ */
+export function mountHolding(entries: readonly MountEntry[], dev: DeviceNumber, real: string): MountEntry | undefined {
+  return entries
+    .filter((e) => sameDevice(e.dev, dev) && (real === e.mountPoint || real.startsWith(e.mountPoint.endsWith('/') ? e.mountPoint : `${e.mountPoint}/`)))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+}
+
+/** The device of the filesystem that holds `path` (its st_dev). */
+export function filesystemDevice(path: string): DeviceNumber {
+  try {
+    return fromDevT(fs.statSync(path, { bigint: true }).dev);
+  } catch (err) {
+    throw fromNodeError(err, 'stat', path);
+  }
+}
+
+/** The mount that holds `path` on the running system, or undefined when mountinfo does not show it. */
+export function mountOfPath(path: string): MountEntry | undefined {
+  const real = fs.realpathSync(path);
+  return mountHolding(readMountInfo(), filesystemDevice(real), real);
 }

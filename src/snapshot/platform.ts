@@ -17,7 +17,7 @@ import { bootId } from '../linux/boot-id.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError } from '../linux/errors.js';
-import { mountsOf } from '../linux/mountinfo.js';
+import { filesystemDevice, mountsOf } from '../linux/mountinfo.js';
 import { runProgram } from '../linux/run.js';
 import type { StateLock } from '../state/lock.js';
 import type { CreateStoreOptions } from '../store/create.js';
@@ -32,7 +32,7 @@ import { extendStoreLocked, settleExtension } from '../store/extend.js';
 import type { FreeSpace } from '../store/free-space.js';
 import { readFreeSpace } from '../store/free-space.js';
 import { devicesWithTag } from '../linux/blkid.js';
-import { fstatfs, openOrThrow, type FsInfo } from '../linux/fs.js';
+import { statfsOf, type FsInfo } from '../linux/fs.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { bytes, sectorsToBytes, type Bytes, type ChunkSize, type Sectors } from '../units/units.js';
 
@@ -118,13 +118,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
       return mountsOf(dev)[0]?.mountPoint;
     },
     bootId,
-    filesystemDevice(path) {
-      try {
-        return fromDevT(fs.statSync(path).dev);
-      } catch (err) {
-        throw fromNodeError(err, 'stat', path);
-      }
-    },
+    filesystemDevice,
     async filesystemUuid(dev) {
       const r = await runProgram('blkid', ['-p', '-s', 'UUID', '-o', 'value', blockDeviceInfo(dev).node]);
       return r.exitCode === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
@@ -198,14 +192,7 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     settleExtension(lock, name) {
       return settleExtension(lock, name);
     },
-    filesystem(p) {
-      const fd = openOrThrow(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      try {
-        return fstatfs(fd, p);
-      } finally {
-        fs.closeSync(fd);
-      }
-    },
+    filesystem: statfsOf,
     freeSpace(dev, fsType) {
       return readFreeSpace(blockDeviceInfo(dev).node, fsType);
     },

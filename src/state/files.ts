@@ -6,18 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SnapstoreError } from '../errors.js';
-import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError, isErrno } from '../linux/errors.js';
 import { fsyncDir } from '../linux/fs.js';
-import { mountsOf } from '../linux/mountinfo.js';
+import { mountOfPath } from '../linux/mountinfo.js';
 
 /** Where the filesystem of a path of the state directory is mounted, and what it is: for messages. */
 export function filesystemOf(p: string): { mountPoint: string; text: string } {
   try {
-    const real = fs.realpathSync(p);
-    const m = mountsOf(fromDevT(fs.statSync(real, { bigint: true }).dev))
-      .filter((e) => real === e.mountPoint || real.startsWith(e.mountPoint.endsWith('/') ? e.mountPoint : `${e.mountPoint}/`))
-      .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+    const m = mountOfPath(p);
     if (m) return { mountPoint: m.mountPoint, text: `${m.mountPoint} (${m.source}, ${m.fsType})` };
   } catch {
     // fall through: name the folder itself
