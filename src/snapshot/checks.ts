@@ -141,17 +141,24 @@ export async function checkUpdateOrigin(platform: Platform, originPath: string):
 /**
  * The state directory must not be on the filesystem being snapshotted: a
  * rollback would roll back our own record of it, and at boot it must be
- * readable before that filesystem is mounted.
+ * readable before that filesystem is mounted. Without device-mapper
+ * (`doctor` on a system that lacks it) nothing is stacked: only the devices
+ * are compared.
  */
-export function checkStateDirOffOrigin(platform: Platform, stateDir: string, origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] }): void {
+export function checkStateDirOffOrigin(
+  platform: Pick<Platform, 'filesystemDevice'> & { readonly dm: DeviceMapperApi | undefined },
+  stateDir: string,
+  origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] },
+): void {
   let probe = stateDir;
   while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
   const fsDev = platform.filesystemDevice(probe);
   const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
   // A dm device is compared over its whole table; any other device is below every stack it is in.
-  const fsDm = platform.dm.nameOf(fsDev);
-  const fsLength = fsDm === undefined ? (1 as Sectors) : tableSectors(platform.dm.table(fsDm));
-  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(platform.dm, whole(fsDev, fsLength), whole(origin.dev, tableSectors(origin.table))).length > 0;
+  const { dm } = platform;
+  const fsDm = dm?.nameOf(fsDev);
+  const fsLength = dm && fsDm !== undefined ? tableSectors(dm.table(fsDm)) : (1 as Sectors);
+  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(dm, whole(fsDev, fsLength), whole(origin.dev, tableSectors(origin.table))).length > 0;
   if (same) {
     throw new SnapstoreError(
       'STATE_ON_ORIGIN',

@@ -26,7 +26,7 @@ import { findEnrolled } from './enroll.js';
 import { faultPoint } from './faults.js';
 import type { SnapshotManifest, SnapshotMode } from './manifest.js';
 import { findSnapshot, SNAPSHOT_MANIFEST_VERSION, writeSnapshot } from './manifest.js';
-import type { Platform } from './platform.js';
+import { LIFECYCLE_TARGETS, type Platform } from './platform.js';
 import { stackNames, tableSectors } from './stack.js';
 import { isFinished } from './states.js';
 import { unlinkDurable } from '../state/files.js';
@@ -154,7 +154,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
       });
     }
     // Every target the snapshot's life needs, loaded now (never while a device is suspended).
-    await platform.loadTargets(['linear', 'snapshot', 'snapshot-origin', 'snapshot-merge']);
+    await platform.loadTargets(LIFECYCLE_TARGETS);
     const at = new Date().toISOString();
     const fsUuid = await platform.filesystemUuid(origin.dev);
     const dmUuid = origin.dmName !== undefined ? platform.dm.info(origin.dmName).uuid : '';

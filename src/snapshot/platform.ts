@@ -96,8 +96,14 @@ export interface PlainDevice {
   readonly fsType: string | undefined;
 }
 
+/** The dm targets a snapshot's life needs (create loads them all before its first suspend). */
+export const LIFECYCLE_TARGETS = ['linear', 'snapshot', 'snapshot-origin', 'snapshot-merge'] as const;
+
 /** The kernel's modules for the targets the lifecycle uses. */
 const MODULES: Record<string, string> = { snapshot: 'dm-snapshot', 'snapshot-origin': 'dm-snapshot', 'snapshot-merge': 'dm-snapshot', linear: 'dm-mod' };
+
+/** The kernel module that brings a dm target. */
+export const targetModule = (target: string): string => MODULES[target] ?? `dm-${target}`;
 
 export function linuxPlatform(dm: DeviceMapperApi): Platform {
   return {
@@ -222,10 +228,10 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     async loadTargets(types) {
       const have = () => new Set(dm.targetVersions().map((v) => v.name));
       const missing = types.filter((t) => !have().has(t));
-      for (const mod of new Set(missing.map((t) => MODULES[t] ?? `dm-${t}`))) await runProgram('modprobe', [mod]);
+      for (const mod of new Set(missing.map(targetModule))) await runProgram('modprobe', [mod]);
       const still = types.filter((t) => !have().has(t));
       if (still.length) {
-        throw new SnapstoreError('TARGET_MISSING', `device-mapper has no ${still.join(', ')} target, and loading ${[...new Set(still.map((t) => MODULES[t] ?? `dm-${t}`))].join(', ')} did not bring it`, {
+        throw new SnapstoreError('TARGET_MISSING', `device-mapper has no ${still.join(', ')} target, and loading ${[...new Set(still.map(targetModule))].join(', ')} did not bring it`, {
           hint: 'this kernel needs dm-snapshot (CONFIG_DM_SNAPSHOT): install the module for it, or use a kernel that has it',
         });
       }
