@@ -6,3 +6,6 @@ export type { BootFile, BootKind, KindSpec } from './kinds.js';
 export { BOOT_KINDS, KINDS } from './kinds.js';
 export type { InstallBootOptions, InstallBootResult, InstalledFile } from './install.js';
 export { BOOT_PATH, installBoot } from './install.js';
+export { checkStateDirOnRoot } from './install.js';
+export type { InstalledKind } from './installed.js';
+export { bootInstalled } from './installed.js';

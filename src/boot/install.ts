@@ -58,7 +58,7 @@ export async function installBoot(options: InstallBootOptions): Promise<InstallB
   const kind = options.kind ?? detectKind(live);
   const spec = KINDS[kind];
   const tool = requireBootSystem(kind, spec, root, live);
-  requireStateDirOnRoot(root);
+  checkStateDirOnRoot(root);
   if (live) await requireRunnableAtBoot(kind);
   const pkg = options.packageDir ?? packageDir();
   const files = spec.files.map((f) => planFile(pkg, root, f.source, f.target, f.mode));
@@ -112,9 +112,10 @@ function requireBootSystem(kind: BootKind, spec: KindSpec, root: string, live: b
 /**
  * The state directory must be on the root filesystem: the boot reads it before
  * any filesystem in fstab is mounted (the unit runs before local-fs-pre.target,
- * the initramfs scripts with only the root mounted).
+ * the initramfs scripts with only the root mounted). Refuses (BOOT_STATE_DIR)
+ * an fstab under `root` that mounts a filesystem of its own at or above it.
  */
-function requireStateDirOnRoot(root: string): void {
+export function checkStateDirOnRoot(root: string): void {
   const fstab = path.join(root, 'etc/fstab');
   if (!fs.existsSync(fstab)) return;
   for (const line of fs.readFileSync(fstab, 'utf8').split('\n')) {
