@@ -4,7 +4,6 @@
  * being snapshotted, a store whose header (read raw) does not agree with
  * its manifest. Each names the thing, the reason and the way out.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceMapperApi } from '../dm/api.js';
 import { sharedBlocks } from '../dm/stack.js';
@@ -15,6 +14,7 @@ import { formatDeviceNumber } from '../linux/device-number.js';
 import { parseDmUuid } from '../state/names.js';
 import type { StoreManifest } from '../store/manifest.js';
 import type { Sectors } from '../units/units.js';
+import { existingAncestor } from '../util/paths.js';
 import type { Platform } from './platform.js';
 import type { SnapshotManifest } from './manifest.js';
 import { tableSectors } from './stack.js';
@@ -138,6 +138,9 @@ export async function checkUpdateOrigin(platform: Platform, originPath: string):
   return { dev, dmName, table, sectors: tableSectors(table), kernelName: described.kernelName, partUuid: described.partUuid };
 }
 
+/** What tells which filesystem a path is on and what is stacked beneath it: the platform, or only the first half where there is no device-mapper. */
+export type StackView = Pick<Platform, 'filesystemDevice'> & { readonly dm: DeviceMapperApi | undefined };
+
 /**
  * The state directory must not be on the filesystem being snapshotted: a
  * rollback would roll back our own record of it, and at boot it must be
@@ -145,14 +148,8 @@ export async function checkUpdateOrigin(platform: Platform, originPath: string):
  * (`doctor` on a system that lacks it) nothing is stacked: only the devices
  * are compared.
  */
-export function checkStateDirOffOrigin(
-  platform: Pick<Platform, 'filesystemDevice'> & { readonly dm: DeviceMapperApi | undefined },
-  stateDir: string,
-  origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] },
-): void {
-  let probe = stateDir;
-  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
-  const fsDev = platform.filesystemDevice(probe);
+export function checkStateDirOffOrigin(platform: StackView, stateDir: string, origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] }): void {
+  const fsDev = platform.filesystemDevice(existingAncestor(stateDir));
   const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
   // A dm device is compared over its whole table; any other device is below every stack it is in.
   const { dm } = platform;
@@ -175,9 +172,7 @@ export function checkStateDirOffOrigin(
  * them while this one still uses them (docs/design.md "Extension hazard").
  */
 export function checkStoreFsUnsnapshotted(platform: Platform, storePath: string): void {
-  let probe = path.dirname(storePath);
-  while (!fs.existsSync(probe) && path.dirname(probe) !== probe) probe = path.dirname(probe);
-  const fsDm = platform.dm.nameOf(platform.filesystemDevice(probe));
+  const fsDm = platform.dm.nameOf(platform.filesystemDevice(existingAncestor(path.dirname(storePath))));
   if (fsDm === undefined) return;
   const snap = platform.dm.table(fsDm).find((t) => t instanceof SnapshotOriginTarget || t instanceof SnapshotMergeTarget);
   if (snap) {
