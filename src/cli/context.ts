@@ -24,14 +24,17 @@ export interface CommandContext {
   jsonLine(value: unknown): void;
   /** A progress bar for a person watching; does nothing otherwise. */
   progress(label: string, show: (n: number) => string): Progress;
+  /** The result, printed whole, says the command failed (doctor: a check failed): exit 1, and nothing more is printed. */
+  fail(): void;
 }
 
 /**
  * The context of a real process. Output to a pipe that was closed (`| head`)
  * ends quietly: further output is dropped, the command's work is not cut short.
  */
-export function processContext(json: boolean, signal?: AbortSignal): CommandContext {
+export function processContext(json: boolean, signal?: AbortSignal): CommandContext & { readonly failed: boolean } {
   let closed = false;
+  let failed = false;
   const ignoreEpipe = (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') closed = true;
     else throw err;
@@ -59,5 +62,11 @@ export function processContext(json: boolean, signal?: AbortSignal): CommandCont
       if (json) write(process.stdout, `${JSON.stringify(value)}\n`);
     },
     progress: (label, show) => (process.stderr.isTTY && !json ? progressBar(process.stderr, label, show) : { update() {}, stop() {} }),
+    fail: () => {
+      failed = true;
+    },
+    get failed() {
+      return failed;
+    },
   };
 }

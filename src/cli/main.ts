@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   const ctx = processContext(json, stop.signal);
   try {
     await buildProgram(ctx).parseAsync(argv, { from: 'user' });
-    return 0;
+    return ctx.failed ? 1 : 0;
   } catch (err) {
     if (err instanceof UsageError) {
       if (json && err.exitCode !== 0) {

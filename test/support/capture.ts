@@ -5,6 +5,8 @@ export function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const results: unknown[] = [];
+  /** set by a command whose result says it failed (exit 1) */
+  const outcome = { failed: false };
   const ctx: CommandContext = {
     json: opts.json ?? false,
     isTTY: opts.isTTY ?? false,
@@ -18,6 +20,9 @@ export function capture(opts: { json?: boolean; isTTY?: boolean } = {}) {
       opts.isTTY && !opts.json
         ? { update: (done, total) => err.push(`${label} ${show(done)}/${show(total)}`), stop: () => err.push(`${label} done`) }
         : { update() {}, stop() {} },
+    fail: () => {
+      outcome.failed = true;
+    },
   };
-  return { ctx, out, err, results };
+  return { ctx, out, err, results, outcome };
 }
