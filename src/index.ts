@@ -15,3 +15,4 @@ export * as store from './store/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as watch from './watch/index.js';
 export * as boot from './boot/index.js';
+export * as doctor from './doctor/index.js';

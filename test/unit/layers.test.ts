@@ -19,7 +19,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   snapshot: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store'],
   watch: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot'],
   boot: ['util', 'linux', 'state'],
-  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'watch', 'boot'],
+  doctor: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'boot'],
+  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'watch', 'boot', 'doctor'],
 };
 
 function sources(dir: string): string[] {

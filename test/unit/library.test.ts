@@ -10,6 +10,7 @@ describe('the library entry point', () => {
     expect(typeof snapstore.cow.mergeOffline).toBe('function');
     expect(typeof snapstore.dm.DeviceMapper.open).toBe('function');
     expect(typeof snapstore.fiemap.mapFile).toBe('function');
+    expect(typeof snapstore.doctor.doctor).toBe('function');
   });
 
   it('merges a store in memory, without the kernel', () => {
