@@ -341,6 +341,18 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(examples(program.command('recover').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
   ).action(command('recover', (opts) => opts));
 
+  common(
+    examples(
+      program
+        .command('doctor [path]')
+        .description("check the machine for what snapstore needs (root, device-mapper and its targets, the kernel's raw writes, the state directory, the boot integration) and, given a path, the filesystem that holds it (what it sits on, which modes work there, the state directory off it, an update agent's record on it); each finding with its fix; changes nothing; exit 1 when a check failed")
+        .addHelpText('after', '\nEach finding is ok, warn (works, with a caveat) or fail (a command would refuse, or the way back would be lost).'),
+      'snapstore doctor',
+      'snapstore doctor /data',
+      'snapstore doctor /data --json',
+    ),
+  ).action(command('doctor', (opts, path) => ({ ...(path !== undefined ? { path } : {}), ...opts })));
+
   const kinds = [
     new Option('--systemd', 'snapstore-activate.service into /etc/systemd/system, then systemctl daemon-reload and enable'),
     new Option('--initramfs-tools', 'the hook and local-bottom script into /etc/initramfs-tools, then update-initramfs -u -k all'),
