@@ -346,7 +346,7 @@ export function buildProgram(ctx: CommandContext): Command {
       program
         .command('doctor [path]')
         .description("check the machine for what snapstore needs (root, device-mapper and its targets, the kernel's raw writes, the state directory, the boot integration) and, given a path, the filesystem that holds it (what it sits on, which modes work there, the state directory off it, an update agent's record on it); each finding with its fix; changes nothing; exit 1 when a check failed")
-        .addHelpText('after', '\nEach finding is ok, warn (works, with a caveat) or fail (a command would refuse, or the way back would be lost).'),
+        .addHelpText('after', '\nEach finding is ok, warn (works, with a caveat, or untested) or fail (a command\nwould refuse, or the way back would be lost), with its fix.'),
       'snapstore doctor',
       'snapstore doctor /data',
       'snapstore doctor /data --json',
