@@ -23,7 +23,12 @@ export function probeDeviceMapper(): { probe: DmProbe; dm: DeviceMapper | undefi
     if (!(err instanceof SnapstoreError)) throw err;
     return { probe: { present: false, error: err }, dm: undefined };
   }
-  return { probe: { present: true, interfaceVersion: dm.interfaceVersion, targets: dm.targetVersions() }, dm };
+  try {
+    return { probe: { present: true, interfaceVersion: dm.interfaceVersion, targets: dm.targetVersions() }, dm };
+  } catch (err) {
+    dm.close();
+    throw err;
+  }
 }
 
 /** The build option of each module doctor may name. */
