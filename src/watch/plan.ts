@@ -5,8 +5,9 @@
  * extension took last), or could not take the writes waiting in the page
  * cache (writeback sends them at the disk's speed, faster than any
  * extension), or is down to its minimum headroom; by a step that covers
- * twice that horizon at the measured rate, or the waiting writes with a
- * headroom above them (at least `minStep`), never past `max`.
+ * twice that horizon at the measured rate, or the waiting writes and room
+ * for another burst as large as the largest seen, with a headroom above
+ * (at least `minStep`), never past `max` nor past what can still come.
  */
 export interface Limits {
   /** the smallest growth worth a reload */
@@ -26,6 +27,12 @@ export interface Sample {
   readonly rate: number;
   /** bytes written to the page cache and not yet on disk (they reach the store in a burst) */
   readonly pending?: number;
+  /**
+   * the most writes seen waiting at once so far: another burst that size may land while
+   * this one is written back (a writer that dirties 32 MiB and syncs, three times over,
+   * filled a store between two polls when only the writes waiting were kept free)
+   */
+  readonly burst?: number;
   /** the most the store can still take beyond `used` (undefined: no bound known) */
   readonly toCome?: number;
 }
@@ -48,13 +55,14 @@ export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decisi
   const free = s.total - s.used;
   const horizon = Math.max(limits.leadSeconds, 3 * lastExtendSeconds);
   const pending = s.pending ?? 0;
+  const waiting = pending + (s.burst ?? 0);
   const toCome = s.toCome ?? Infinity;
   // Never more than can still come: a fast writer's rate says nothing past that.
-  const need = Math.min(Math.max(headroom(limits, s.total), s.rate * horizon, pending), toCome + limits.chunk);
+  const need = Math.min(Math.max(headroom(limits, s.total), s.rate * horizon, waiting), toCome + limits.chunk);
   if (free > need) return { action: 'none' };
   const why =
-    pending >= Math.max(headroom(limits, s.total), s.rate * horizon)
-      ? `${Math.round(pending / 1024)} KiB of writes wait in the page cache, ${Math.round(free / 1024)} KiB free`
+    waiting >= Math.max(headroom(limits, s.total), s.rate * horizon)
+      ? `${Math.round(pending / 1024)} KiB of writes wait in the page cache (bursts of up to ${Math.round((s.burst ?? pending) / 1024)} KiB), ${Math.round(free / 1024)} KiB free`
       : s.rate > 0 && s.rate * horizon >= headroom(limits, s.total)
         ? `full in ${(free / s.rate).toFixed(1)} s at ${Math.round(s.rate / 1024)} KiB/s`
         : `${Math.round(free / 1024)} KiB free`;
@@ -63,7 +71,7 @@ export function decide(s: Sample, limits: Limits, lastExtendSeconds = 0): Decisi
   // The waiting writes once (they may overwrite chunks already copied, or go to another
   // filesystem: counted twice, they grew stores far past their need and ate the room the
   // update itself writes into), with a headroom above them.
-  let by = Math.max(limits.minStep, 2 * s.rate * horizon, pending + headroom(limits, s.total) - free);
+  let by = Math.max(limits.minStep, 2 * s.rate * horizon, waiting + headroom(limits, s.total) - free);
   by = Math.min(by, Math.max(limits.chunk, toCome + headroom(limits, s.total) - free));
   by = Math.min(Math.ceil(by / limits.chunk) * limits.chunk, Math.floor(room / limits.chunk) * limits.chunk);
   return { action: 'extend', by, why };
