@@ -37,6 +37,7 @@ export function bootSystem(format: boolean): void {
   if (format) run('mkfs.ext4', ['-q', '-F', bdev('meta')]);
   fs.mkdirSync(BMETA, { recursive: true });
   run('mount', [bdev('meta'), BMETA]);
+  for (const { key } of BOOTS) fs.mkdirSync(bmnt(key), { recursive: true }); // the guest's /tmp is new at every boot
 }
 
 /** `snapstore ARGS --state-dir` of snapshot `key`, as an update agent runs it; its exit, output and JSON. */
