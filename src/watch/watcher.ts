@@ -187,8 +187,9 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         for (const c of caught) emit(name, 'caught-up', c);
         // The filesystem's free space at create never changes: read now, not under pressure.
         const free = await freeAtCreate({ stateDir: options.stateDir, platform, name });
-        const limits = storeLimits(options, () => readManifest(stateDir, m.store));
-        const storeFile = readManifest(stateDir, m.store).file;
+        const store = readManifest(stateDir, m.store);
+        const limits = storeLimits(options, () => store);
+        const storeFile = store.file;
         const usedAtCreate = free ? platform.filesystem(storeFile).sizeBytes - free.bytes : undefined;
         const added: Watched = { m, burst: 0, storeFile, usedAtCreate, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
         watched.set(name, added);
