@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SnapstoreError } from '../errors.js';
 import { DEFAULT_STATE_DIR } from '../state/state-dir.js';
 import type { CommandContext } from './context.js';
+import { EXIT, EXIT_MEANING, type ExitClass } from './exit-codes.js';
 
 /** Commander stopped: help or version shown (exit 0), or a command line it could not take (exit 2). */
 export class UsageError extends Error {
@@ -32,15 +33,13 @@ function examples(cmd: Command, ...lines: string[]): Command {
 
 const EXIT_CODES = `
 Exit codes:
-  0    done
-  1    failed: the message says why, and "way out:" what to do about it
-  2    the command line was not taken (unknown option, missing argument, a size
-       it cannot read): nothing was done
+${(Object.keys(EXIT) as ExitClass[]).map((c) => `  ${String(EXIT[c]).padEnd(4)} ${EXIT_MEANING[c]}`).join('\n')}
   130  stopped by SIGINT (143: SIGTERM) after undoing its work, or for a merge
        at a safe point; the message says what it left
 
 With --json (before or after the command) the result is JSON on stdout, and so
-is an error: {"error": {"code", "message", "hint"}}.`;
+is an error: {"schemaVersion": 1, "error": {"code", "message", "hint"}}
+(docs/json-schema/). --quiet prints only the result and errors.`;
 
 const CREATE_RULES = `
 Rules (anything else is refused with the reason, and nothing is made):
@@ -92,7 +91,8 @@ export function buildProgram(ctx: CommandContext): Command {
     async (...args: unknown[]): Promise<void> => {
       // commander passes the positional arguments, then the options, then the command.
       const opts = args[args.length - 2] as Record<string, unknown>;
-      const { run } = (await import(`./commands/${module}.js`)) as { run: (o: object, c: CommandContext) => Promise<void> };
+      // @vite-ignore: vitest resolves the path as it is (.js to .ts) when a test runs the whole CLI; esbuild bundles the glob.
+      const { run } = (await import(/* @vite-ignore */ `./commands/${module}.js`)) as { run: (o: object, c: CommandContext) => Promise<void> };
       await run(options(opts, args.length > 2 ? (args[0] as string | undefined) : undefined), ctx);
     };
 
@@ -102,13 +102,15 @@ export function buildProgram(ctx: CommandContext): Command {
       throw new UsageError(err.exitCode === 0 ? 0 : 2, err.message);
     })
     // With --json, a usage error is reported as JSON by main(), not as text here.
-    .configureOutput({ writeErr: (text) => (ctx.json ? undefined : ctx.err(text.trimEnd())) })
+    .configureOutput({ writeErr: (text) => (ctx.json ? undefined : ctx.error(text.trimEnd())) })
     .showHelpAfterError('(run with --help for usage)')
     // commander's own help command goes one level only: `help store create` is ours, below.
     .helpCommand(false);
   program.option('-V, --version', 'print the version');
   // Also taken before the command (`snapstore --json store list`); main() reads it from argv.
   program.option('--json', 'print the result (or the error) as JSON on stdout');
+  // Taken before or after the command; main() reads it from argv.
+  program.option('-q, --quiet', 'print only the result and errors: no narration, warnings or progress');
   examples(
     program,
     'snapstore store create rollback --store /data/.snapstore/rollback.store --size 2G',

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileIo } from '../../src/blockio/file-io.js';
 import { CowWriter } from '../../src/cow/writer.js';
 import { bytes, chunks, chunkSize } from '../../src/units/units.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 import { BIN, snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { listTree, makeLoopFs } from './loopfs.js';
@@ -57,7 +58,7 @@ describe('the state directory is not what it must be', () => {
     const store = path.join(data.storeDir, 'x');
     for (const args of stateCommands(file, store)) {
       const r = await snapstore([...args, '--json']);
-      expect(r.exitCode, args.join(' ')).toBe(1);
+      expect(r.exitCode, args.join(' ')).toBe(EXIT.refused);
       expect(jsonError(r)).toMatchObject({ code: 'STATE_DIR_NOT_DIRECTORY', message: expect.stringContaining(`${file} is not a directory`), hint: expect.any(String) });
       noStack(r);
       const t = await snapstore(args);
@@ -88,7 +89,7 @@ describe('the state directory is not what it must be', () => {
             expect(jsonError(r)).toMatchObject({ code: 'STATE_DIR_MISSING', message: expect.stringContaining(stateDir) });
             continue;
           }
-          expect(r.exitCode, `${dir}: ${args.join(' ')}`).toBe(1);
+          expect(r.exitCode, `${dir}: ${args.join(' ')}`).toBe(EXIT.refused);
           expect(jsonError(r)).toMatchObject({ code: 'STATE_DIR_READ_ONLY', message: expect.stringMatching(new RegExp(`${stateDir}.*read-only`)) });
           noStack(r);
         }
@@ -96,7 +97,7 @@ describe('the state directory is not what it must be', () => {
       // Reading needs no writable filesystem.
       const list = await snapstore(['store', 'list', '--state-dir', path.join(ro.mountpoint, 'made'), '--json']);
       expect(list.exitCode).toBe(0);
-      expect(JSON.parse(list.stdout)).toEqual([]);
+      expect(JSON.parse(list.stdout)).toEqual({ schemaVersion: 1, stores: [] });
       expect(listTree(ro.mountpoint)).toEqual(before);
       expect(listTree(data.storeDir)).toEqual([]);
     });
@@ -107,7 +108,7 @@ describe('the state directory is not what it must be', () => {
     const store = path.join(data.storeDir, 'x');
     for (const args of stateCommands(stateDir, store)) {
       const r = await asNobody([...args, '--json']);
-      expect(r.exitCode, args.join(' ')).toBe(1);
+      expect(r.exitCode, args.join(' ')).toBe(EXIT.refused);
       const e = jsonError(r);
       expect(e.code).toBe('NOT_ROOT');
       expect(e.message).toMatch(/root/);
@@ -131,10 +132,10 @@ describe('the state directory is not what it must be', () => {
     expect(listTree(data.storeDir)).toEqual([]);
   });
 
-  it('store list: a missing directory is an error (exit 1), an empty one is an empty list (exit 0)', async () => {
+  it('store list: a missing directory is an error (exit 4, not found), an empty one is an empty list (exit 0)', async () => {
     const missing = path.join(base, 'no-such-state');
     const r = await snapstore(['store', 'list', '--state-dir', missing]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.notFound);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(new RegExp(`there is no state directory at ${missing}`));
     expect(fs.existsSync(missing)).toBe(false);
@@ -145,7 +146,7 @@ describe('the state directory is not what it must be', () => {
     const e = await snapstore(['store', 'list', '--state-dir', empty]);
     expect(e.exitCode).toBe(0);
     expect(e.stdout.trim()).toBe(`no stores in ${empty}`);
-    expect(JSON.parse((await snapstore(['store', 'list', '--state-dir', empty, '--json'])).stdout)).toEqual([]);
+    expect(JSON.parse((await snapstore(['store', 'list', '--state-dir', empty, '--json'])).stdout)).toEqual({ schemaVersion: 1, stores: [] });
     expect(fs.readdirSync(empty)).toEqual([]);
   });
 
@@ -156,7 +157,7 @@ describe('the state directory is not what it must be', () => {
     fs.writeFileSync(path.join(stateDir, 'stores', 'half.creating'), JSON.stringify({ version: 1, op: 'creating', name: 'half', startedAt: new Date().toISOString(), data: { file: '/nowhere/half' } }), { mode: 0o600 });
     const r = await snapstore(['store', 'list', '--state-dir', stateDir, '--json']);
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([
+    expect(JSON.parse(r.stdout).stores).toEqual([
       expect.objectContaining({ name: 'broken', state: 'damaged', problem: expect.stringMatching(/broken\.json: not JSON/) }),
       expect.objectContaining({ name: 'half', state: 'unfinished', problem: expect.stringMatching(/unfinished .*store create.*snapstore store delete half/) }),
     ]);
@@ -248,9 +249,9 @@ describe('the command line', () => {
     const empty = fs.mkdtempSync(path.join(base, 'json-'));
     const r = await snapstore(['--json', 'store', 'list', '--state-dir', empty]);
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([]);
+    expect(JSON.parse(r.stdout)).toEqual({ schemaVersion: 1, stores: [] });
     const e = await snapstore(['--json', 'store', 'list', '--state-dir', path.join(base, 'nope')]);
-    expect(e.exitCode).toBe(1);
+    expect(e.exitCode).toBe(EXIT.notFound);
     expect(jsonError(e).code).toBe('STATE_DIR_MISSING');
     const u = await snapstore(['--json', 'store', 'list', '--bogus']);
     expect(u.exitCode).toBe(2);
@@ -322,7 +323,7 @@ describe('sizes, and a new store', () => {
       const cow = path.join(base, 'small-cow.img');
       writeStore(cow, 3);
       const e = await snapstore(['export', data.device!, '--origin', origin, '--cow', cow, '--state-dir', base, '--json']);
-      expect(e.exitCode).toBe(1);
+      expect(e.exitCode).toBe(EXIT.busy);
       expect(jsonError(e)).toMatchObject({ code: 'DEVICE_IN_USE', message: expect.stringContaining(`${data.device} is in use`), hint: expect.stringMatching(/unmount it .*or export to a new image file/) });
     } finally {
       await snapstore(['store', 'delete', 'fresh', '--state-dir', stateDir]);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { listTree, makeLoopFs } from './loopfs.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 describe('store create killed part-way', () => {
   let lfs: LoopFs;
@@ -37,10 +38,10 @@ describe('store create killed part-way', () => {
     expect(fs.existsSync(file)).toBe(true);
     expect(fs.existsSync(path.join(stateDir, 'stores', 'k.json'))).toBe(false);
 
-    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
+    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout).stores;
     expect(list).toEqual([expect.objectContaining({ name: 'k', problem: expect.stringMatching(/unfinished .*store delete k/) })]);
     const again = await snapstore(['store', 'create', 'k', '--store', path.join(lfs.storeDir, 'k2'), '--size', '4M', '--state-dir', stateDir]);
-    expect(again.exitCode).toBe(1);
+    expect(again.exitCode).toBe(EXIT.refused);
     expect(again.stderr).toMatch(/did not finish \(its file: .*\).*\n.*store delete k/);
 
     const d = await snapstore(['store', 'delete', 'k', '--state-dir', stateDir, '--json']);

@@ -14,8 +14,9 @@ import { bytes, chunks, chunkSize } from '../../src/units/units.js';
 import { BIN, snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { makeLoopFs } from './loopfs.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
-const EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 const STACK = /\n\s+at /;
 
 async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
@@ -74,7 +75,7 @@ describe('export', () => {
     await new Promise((r) => setTimeout(r, 100));
     child.kill(sig);
     const r = await child;
-    expect(r.exitCode).toBe(EXIT[sig]);
+    expect(r.exitCode).toBe(SIGNAL_EXIT[sig]);
     expect(r.stderr).toMatch(new RegExp(`interrupted by ${sig} while exporting to .*\\.${out}\\.partial-${child.pid}; nothing was left behind \\(undone: the partial image .*\\)`));
     expect(r.stderr).not.toMatch(STACK);
     expect(partials(dir, out)).toEqual([]);
@@ -105,7 +106,7 @@ describe('export', () => {
     fs.writeFileSync(busy, 'another export');
     try {
       const r = await snapstore([...exportArgs(out), '--json']);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(JSON.parse(r.stdout).error).toMatchObject({
         code: 'EXPORT_EXISTS',
         message: `${busy} is the partial image of another export to ${path.join(dir, out)}, and its process ${sleeper.pid} is still running`,
@@ -140,7 +141,7 @@ describe('store create --zero', () => {
     await new Promise((r) => setTimeout(r, 100));
     child.kill(sig);
     const r = await child;
-    expect(r.exitCode).toBe(EXIT[sig]);
+    expect(r.exitCode).toBe(SIGNAL_EXIT[sig]);
     expect(r.stderr).toMatch(new RegExp(`interrupted by ${sig} while writing zeros over ${file}; nothing was left behind \\(undone: the store file ${file}, the creation record of "z"`));
     expect(r.stderr).not.toMatch(STACK);
     expect(fs.readdirSync(lfs.storeDir)).toEqual([]);
@@ -151,7 +152,7 @@ describe('store create --zero', () => {
       expect(fs.readdirSync(path.join(stateDir, 'stores'))).toEqual([]);
     }
     const list = await snapstore(['store', 'list', '--state-dir', stateDir, '--json']);
-    if (which === 'a state directory that exists') expect(JSON.parse(list.stdout)).toEqual([]);
+    if (which === 'a state directory that exists') expect(JSON.parse(list.stdout).stores).toEqual([]);
   });
 });
 

@@ -12,6 +12,7 @@ import { snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { makeLoopFs } from './loopfs.js';
 import { buildStore } from '../cow/helpers.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const sha = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 const isImmutable = async (p: string) => /^\S*i\S*\s/.test((await execa('lsattr', ['-d', p])).stdout);
@@ -46,7 +47,7 @@ describe('delete and verify while the store filesystem is not here', () => {
     for (const [name, file] of Object.entries(files)) {
       for (const cmd of ['delete', 'verify']) {
         const r = await snapstore(['store', cmd, name, '--state-dir', stateDir, '--json']);
-        expect(r.exitCode, `${cmd} ${name}`).toBe(1);
+        expect(r.exitCode, `${cmd} ${name}`).toBe(EXIT.notFound);
         const e = JSON.parse(r.stdout).error;
         expect(e).toMatchObject({ code: 'STORE_FS_ABSENT', hint: expect.stringMatching(/mount that filesystem.*manifest is kept/) });
         expect(e.message).toContain(file);
@@ -55,7 +56,7 @@ describe('delete and verify while the store filesystem is not here', () => {
       }
     }
     expect(fs.readdirSync(path.join(stateDir, 'stores')).sort()).toEqual(manifests);
-    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
+    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout).stores;
     expect(list.map((s: { name: string; state: string }) => [s.name, s.state])).toEqual([
       ['deep', 'file-missing'],
       ['top', 'file-missing'],
@@ -98,7 +99,7 @@ describe('delete and verify while the store filesystem is not here', () => {
     await execa('chattr', ['-i', files.top!]);
     fs.unlinkSync(files.top!);
     const v = await snapstore(['store', 'verify', 'top', '--state-dir', stateDir]);
-    expect(v.exitCode).toBe(1);
+    expect(v.exitCode).toBe(EXIT.refused);
     expect(v.stderr).toMatch(/is gone from its filesystem/);
     const g = await snapstore(['store', 'delete', 'top', '--state-dir', stateDir]);
     expect(g.exitCode).toBe(0);
@@ -138,7 +139,7 @@ describe('merge --offline with origin and store the same blocks', () => {
     const before = sha(image);
     for (const extra of [[], ['--dry-run']]) {
       const r = await snapstore(['merge', '--offline', '--origin', origin!, '--cow', cow!, '--state-dir', dir, '--json', ...extra]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(JSON.parse(r.stdout).error).toMatchObject({
         code: 'SAME_DEVICE',
         message: expect.stringMatching(/(are the same file|share blocks).*: nothing was written/),

@@ -14,6 +14,7 @@ import { bytes, chunks, chunkSize, parseSize } from '../../src/units/units.js';
 import { snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { makeLoopFs } from './loopfs.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const chunk = chunkSize(bytes(4096));
 const fill = (seed: number) => Buffer.alloc(4096, seed);
@@ -64,7 +65,7 @@ describe('merge --offline --store', () => {
   it('refuses an origin that is mounted (or a dry run of it), changing nothing', async () => {
     for (const extra of [[], ['--dry-run']]) {
       const r = await snapstore(['merge', '--offline', '--origin', lfs.device!, '--store', 'm', '--state-dir', stateDir, ...extra]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.busy);
       expect(r.stderr).toMatch(/origin \/dev\/loop\d+ is in use: a filesystem is mounted on it.*EBUSY/);
     }
   });
@@ -98,7 +99,7 @@ describe('merge --offline --store', () => {
     fs.writeFileSync(file, JSON.stringify(j));
     try {
       const r = await snapstore(['merge', '--offline', '--origin', origin, '--store', 'm', '--state-dir', stateDir]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.notFound);
       expect(r.stderr).toMatch(/is not present \(last seen as loop/);
     } finally {
       fs.writeFileSync(file, saved);

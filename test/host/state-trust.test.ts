@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { listTree, makeLoopFs } from './loopfs.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const NOBODY = 65534;
 
@@ -123,7 +124,7 @@ describe('an untrusted state directory is refused, nothing touched', () => {
     ];
     for (const args of commands) {
       const r = await snapstore([...args, '--state-dir', dir, '--json']);
-      expect(r.exitCode, `${args.join(' ')}: ${r.stdout}`).toBe(1);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stdout}`).toBe(EXIT.refused);
       const e = JSON.parse(r.stdout).error;
       expect(e.code, args.join(' ')).toBe('STATE_UNTRUSTED');
       expect(e.message).toMatch(new RegExp(`^${names} `));
@@ -159,7 +160,7 @@ describe('an untrusted state directory is refused, nothing touched', () => {
     try {
       const before = snapshot(evil);
       const r = await snapstore(['store', 'delete', 'victim', '--state-dir', evil]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(new RegExp(`^snapstore: ${evil} is owned by uid ${NOBODY}, not root; snapstore acts as root on what the state directory holds, so it does not trust it`));
       expect(r.stdout).not.toMatch(/deleted/);
       expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
@@ -169,7 +170,7 @@ describe('an untrusted state directory is refused, nothing touched', () => {
       fs.chownSync(evil, 0, 0);
       fs.chmodSync(evil, 0o777);
       const r2 = await snapstore(['store', 'delete', 'victim', '--state-dir', evil]);
-      expect(r2.exitCode).toBe(1);
+      expect(r2.exitCode).toBe(EXIT.refused);
       expect(r2.stderr).toMatch(new RegExp(`^snapstore: ${evil} is writable by its group and others \\(mode 777\\)`));
       expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
     } finally {

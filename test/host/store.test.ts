@@ -19,6 +19,7 @@ import { snapstore } from './cli.js';
 import { filefragExtents, tableFromFilefrag } from './filefrag.js';
 import type { LoopFs } from './loopfs.js';
 import { fragmentFreeSpace, freeBytes, listTree, makeLoopFs } from './loopfs.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
 
 const chunk4k = chunkSize(bytes(4096));
 
@@ -78,7 +79,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     // Read through the filesystem the file says the same (no page cached from before the raw writes).
     expect(fs.readFileSync(file).subarray(0, 8192).every((b) => b === 0)).toBe(true);
     expect(fs.statSync(path.join(stateDir, 'stores', 's1.json')).mode & 0o777).toBe(0o600);
-    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout);
+    const list = JSON.parse((await snapstore(['store', 'list', '--state-dir', stateDir, '--json'])).stdout).stores;
     expect(list).toContainEqual(expect.objectContaining({ name: 's1', file, segments: out.segments, users: [] }));
     const v = await snapstore(['store', 'verify', 's1', '--state-dir', stateDir]);
     expect(v.exitCode).toBe(0);
@@ -103,7 +104,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     v = await verifyStore({ stateDir, name: 's2' });
     expect(v.problems.join('\n')).toMatch(/it is another file/);
     const cli = await snapstore(['store', 'verify', 's2', '--state-dir', stateDir]);
-    expect(cli.exitCode).toBe(1);
+    expect(cli.exitCode).toBe(EXIT.refused);
     expect(cli.stderr).toMatch(/does not match its manifest/);
     // delete refuses to remove a file that is not ours
     await expect(deleteStore({ stateDir, name: 's2' })).rejects.toThrow(/it is another file; it is not our file/);
@@ -216,7 +217,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     const before = listTree(lfs.storeDir);
     // 3 chunks of 1 MiB cannot be aligned on a fragmented filesystem.
     const r = await snapstore(['store', 'create', 'big', '--store', path.join(lfs.storeDir, 'big'), '--size', '3M', '--chunk-size', '1M', '--state-dir', stateDir]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.refused);
     expect(r.stderr).toMatch(/chunk-aligned.*nothing was left behind/);
     expect(listTree(lfs.storeDir)).toEqual(before);
   });
@@ -228,7 +229,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     fs.symlinkSync(existing, link);
     for (const [p, why] of [[existing, /already exists/], [link, /symbolic link/]] as const) {
       const r = await snapstore(['store', 'create', 'x', '--store', p, '--size', '4M', '--state-dir', stateDir]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(why);
     }
     expect(fs.readFileSync(existing, 'utf8')).toBe('keep me');
@@ -242,7 +243,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     fs.mkdirSync(dir);
     fs.chmodSync(dir, 0o777);
     const r = await snapstore(['store', 'create', 'x', '--store', path.join(dir, 's'), '--size', '4M', '--state-dir', stateDir]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.refused);
     expect(r.stderr).toMatch(/writable by .*chmod go-w/s);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
@@ -254,7 +255,7 @@ describe.each(['ext4', 'xfs'] as const)('store on %s', (type) => {
     fs.writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, 1 << 20);
     fs.closeSync(fd);
     const r = await snapstore(['map', file]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(EXIT.refused);
     expect(r.stderr).toMatch(/hole at file offset 4096/);
     expect(r.stdout).toBe('');
     fs.unlinkSync(file);
@@ -280,7 +281,7 @@ describe('refusals elsewhere', () => {
       fs.writeFileSync(a, Buffer.alloc(1 << 20, 7));
       await execa('cp', ['--reflink=always', a, path.join(lfs.storeDir, 'b')]);
       const r = await snapstore(['map', path.join(lfs.storeDir, 'b')]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(/is SHARED: its blocks are shared/);
     } finally {
       await lfs.cleanup();
@@ -291,7 +292,7 @@ describe('refusals elsewhere', () => {
     const lfs = await makeLoopFs(type, type === 'btrfs' ? 128 : 64);
     try {
       const r = await snapstore(['store', 'create', 'x', '--store', path.join(lfs.storeDir, 's'), '--size', '4M', '--state-dir', stateDir]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(new RegExp(`is on ${type}: .*cannot be mapped raw`));
       expect(r.stderr).toMatch(/ext4 or xfs/);
       expect(fs.readdirSync(lfs.storeDir)).toEqual([]);
@@ -306,7 +307,7 @@ describe('refusals elsewhere', () => {
       const f = path.join(lfs.storeDir, 'tiny');
       fs.writeFileSync(f, 'abc');
       const r = await snapstore(['map', f]);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(/has no whole 4 KiB chunk aligned on its device/);
       expect(r.stdout).toBe('');
     } finally {

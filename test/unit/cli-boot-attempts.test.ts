@@ -90,7 +90,7 @@ describe('activate', () => {
     seen.activated = [counted, spent];
     const c = capture({ json: true });
     await activate({ names: [], stateDir }, c.ctx);
-    expect(c.results[0]).toEqual([counted, spent]);
+    expect(c.results[0]).toEqual({ schemaVersion: 1, snapshots: [counted, spent] });
   });
 
   it('--boot-attempts is refused by name: the budget is given to create', async () => {

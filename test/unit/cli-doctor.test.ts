@@ -1,6 +1,6 @@
 // `snapstore doctor` on this machine: one line per finding (ok / warn /
 // fail, the check, what and why, the fix) and a count; --json a stable array
-// of {check, status, message, fix}; exit 1 when a check failed (the built CLI,
+// of {check, status, message, fix} under `findings`; exit 1 when a check failed (the built CLI,
 // as a process). This machine's kernel has no device-mapper: doctor says so,
 // with the fix.
 import * as fs from 'node:fs';
@@ -50,7 +50,7 @@ describe('snapstore doctor', () => {
 
   it('--json with a path: the machine checks and the path\'s, each exactly {check, status, message, fix}', async () => {
     const c = await doctor({ path: scratch, json: true });
-    const findings = c.results[0] as Record<string, unknown>[];
+    const findings = (c.results[0] as { findings: Record<string, unknown>[] }).findings;
     expect(findings.map((f) => f['check'])).toEqual([...MACHINE, ...PATH_CHECKS]);
     for (const f of findings) {
       expect(Object.keys(f)).toEqual(['check', 'status', 'message', 'fix']);
@@ -67,19 +67,19 @@ describe('snapstore doctor', () => {
   });
 
   it('a path that is not there: the filesystem check says so, and the path\'s other checks are not run', async () => {
-    const findings = (await doctor({ path: path.join(scratch, 'nothing-here') })).results[0] as { check: string; status: string; message: string }[];
+    const findings = ((await doctor({ path: path.join(scratch, 'nothing-here'), json: true })).results[0] as { findings: { check: string; status: string; message: string }[] }).findings;
     expect(findings.at(-1)).toMatchObject({ check: 'filesystem', status: 'fail', message: expect.stringContaining('ENOENT') });
     expect(findings).toHaveLength(MACHINE.length + 1);
   });
 
-  it.runIf(BUILT || process.env['CI'])('as a process: --json is the array alone on stdout, and the exit code is 1 when a check failed', async () => {
+  it.runIf(BUILT || process.env['CI'])('as a process: --json is the findings alone on stdout, and the exit code is 1 when a check failed', async () => {
     const r = await execa('bin/snapstore', ['doctor', scratch, '--json', '--state-dir', stateDir], { reject: false });
-    const findings = JSON.parse(r.stdout) as { check: string; status: string }[];
+    const { findings } = JSON.parse(r.stdout) as { findings: { check: string; status: string }[] };
     expect(findings.map((f) => f.check)).toEqual([...MACHINE, ...PATH_CHECKS]);
     expect(r.exitCode).toBe(findings.some((f) => f.status === 'fail') ? 1 : 0);
     if (!hasDm) expect(r.exitCode).toBe(1);
     expect(r.stderr).toBe('');
     const text = await execa('bin/snapstore', ['--json', 'doctor', '--state-dir', stateDir], { reject: false });
-    expect((JSON.parse(text.stdout) as unknown[]).length).toBe(MACHINE.length);
+    expect((JSON.parse(text.stdout) as { findings: unknown[] }).findings.length).toBe(MACHINE.length);
   });
 });

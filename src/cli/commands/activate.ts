@@ -19,7 +19,7 @@ export async function run(options: ActivateCommandOptions, ctx: CommandContext):
     });
   }
   const r = await activateSnapshots({ names: options.names, stateDir: options.stateDir, waitLockMs: waitLockMs(options.waitLock), log: (l) => ctx.err(l) });
-  ctx.result(r);
+  ctx.result('activate', { snapshots: r });
   if (r.length === 0) ctx.out('no snapshots to activate');
   for (const a of r) {
     if (a.bootAttempts) ctx.out(`${a.name}: ${a.bootAttempts.message}`);
@@ -27,8 +27,11 @@ export async function run(options: ActivateCommandOptions, ctx: CommandContext):
   }
   const lost = r.filter((a) => a.action === 'invalid');
   if (lost.length) {
-    throw new SnapstoreError('SNAPSHOT_INVALID', `the rollback of ${lost.map((a) => `"${a.name}"`).join(', ')} is lost: the kernel invalidated ${lost.length === 1 ? 'its store' : 'their stores'}`, {
-      hint: 'commit them to clean up (`snapstore commit NAME`): the origin keeps its current contents',
-    });
+    // The result says it too (action "invalid"): printed whole, then this error's text and exit code.
+    ctx.fail(
+      new SnapstoreError('SNAPSHOT_INVALID', `the rollback of ${lost.map((a) => `"${a.name}"`).join(', ')} is lost: the kernel invalidated ${lost.length === 1 ? 'its store' : 'their stores'}`, {
+        hint: 'commit them to clean up (`snapstore commit NAME`): the origin keeps its current contents',
+      }),
+    );
   }
 }

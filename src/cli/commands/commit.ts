@@ -24,6 +24,6 @@ export async function run(options: CommitCommandOptions, ctx: CommandContext): P
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   );
-  ctx.result(r);
+  ctx.result('commit', r);
   ctx.out(r.message);
 }

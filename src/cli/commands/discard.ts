@@ -11,6 +11,6 @@ export interface DiscardCommandOptions {
 
 export async function run(options: DiscardCommandOptions, ctx: CommandContext): Promise<void> {
   const r = await discardSnapshot({ name: options.name, keepStore: Boolean(options.keepStore), stateDir: options.stateDir, waitLockMs: waitLockMs(options.waitLock), log: (l) => ctx.err(l) });
-  ctx.result(r);
+  ctx.result('discard', r);
   ctx.out(r.message);
 }

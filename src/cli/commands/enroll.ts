@@ -11,7 +11,7 @@ export interface EnrollCommandOptions {
 
 export async function run(options: EnrollCommandOptions, ctx: CommandContext): Promise<void> {
   const r = await enrollDevice({ device: options.device, name: options.name, stateDir: options.stateDir, waitLockMs: waitLockMs(options.waitLock), log: (l) => ctx.err(l) });
-  ctx.result(r);
+  ctx.result('enroll', r);
   ctx.out(r.message);
   for (const l of r.lines) ctx.out(`  ${l}`);
 }

@@ -16,6 +16,6 @@ export interface ExportCommandOptions {
 
 export async function run(options: ExportCommandOptions, ctx: CommandContext): Promise<void> {
   const s = await exportStoreView({ ...options, log: (line) => ctx.err(line), ...(ctx.signal ? { signal: ctx.signal } : {}) });
-  ctx.result({ out: options.out, originBytes: s.originBytes, exceptions: s.exceptions, seconds: Math.round(s.seconds * 1000) / 1000, removedLeftovers: s.removedLeftovers });
+  ctx.result('export', { out: options.out, originBytes: s.originBytes, exceptions: s.exceptions, seconds: Math.round(s.seconds * 1000) / 1000, removedLeftovers: s.removedLeftovers });
   ctx.out(`${options.out}: ${formatBytes(s.originBytes)}, the snapshot's view (${s.exceptions} exceptions applied) in ${s.seconds.toFixed(2)} s`);
 }

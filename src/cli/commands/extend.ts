@@ -25,6 +25,6 @@ export async function run(options: ExtendCommandOptions, ctx: CommandContext): P
     waitLockMs: waitLockMs(options.waitLock),
     log: (l) => ctx.err(l),
   });
-  ctx.result(r);
+  ctx.result('extend', r);
   ctx.out(r.message);
 }

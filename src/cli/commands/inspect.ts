@@ -23,11 +23,11 @@ export async function run(options: InspectOptions, ctx: CommandContext): Promise
   const r = await inspectSource(options);
   const name = options.store !== undefined ? `"${options.store}"` : options.cow!;
   if (!r.written) {
-    ctx.result({ store: options.store, written: false });
+    ctx.result('inspect', { store: options.store, written: false });
     ctx.out(`store ${name}: nothing has written to it yet (its header is all zeros): a new store, ready for a snapshot`);
     return;
   }
-  ctx.result({ store: options.store ?? options.cow, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
+  ctx.result('inspect', { store: options.store ?? options.cow, ...r, merge: r.merge ? { ...r.merge, firstOld: String(r.merge.firstOld), firstNew: String(r.merge.firstNew) } : null });
   ctx.out(`store ${name}: ${formatBytes(r.storeBytes)}, chunk size ${formatBytes(r.chunkBytes)}`);
   ctx.out(`  valid:        ${r.valid ? 'yes' : 'NO (Invalid: the kernel stopped recording; no rollback is possible)'}`);
   ctx.out(`  exceptions:   ${r.exceptions} (${formatBytes(r.originBytesChanged)} of the origin changed)`);

@@ -20,7 +20,7 @@ export async function run(options: InstallBootCommandOptions, ctx: CommandContex
   // commander refuses two of them (.conflicts in program.ts).
   const kind = options.systemd ? 'systemd' : options.initramfsTools ? 'initramfs-tools' : options.dracut ? 'dracut' : undefined;
   const r = await installBoot({ ...(kind ? { kind } : {}), ...(options.root !== undefined ? { root: options.root } : {}), dryRun: options.dryRun ?? false, log: (l) => ctx.err(l) });
-  ctx.result(r);
+  ctx.result('install-boot', r);
   for (const f of r.files) ctx.out(`${DONE[f.change][r.dryRun ? 1 : 0]} ${f.target} (mode ${f.mode})`);
   for (const c of r.commands) ctx.out(`${r.dryRun ? 'would run' : 'ran'}: ${c}`);
   if (r.dryRun) ctx.out(`dry run: nothing was changed; ${r.kind} would run snapstore activate at boot`);

@@ -24,7 +24,7 @@ export async function run(options: MapOptions, ctx: CommandContext): Promise<voi
     ctx.err(`note: ${formatBytes(map.droppedBytes)} of unaligned extent edges left out; usable ${formatBytes(map.usableBytes)}`);
   }
   if (ctx.json) {
-    ctx.result({
+    ctx.result('map', {
       file: map.path,
       device: dev,
       filesystem: map.filesystem.type,

@@ -61,6 +61,6 @@ export async function run(options: MergeCommandOptions, ctx: CommandContext): Pr
   } finally {
     bar.stop();
   }
-  ctx.result({ origin: options.origin, store: options.cow ?? options.store, ...s, seconds: round3(s.seconds), bytesPerSecond: Math.round(s.bytesPerSecond), megabytesPerSecond: round3(s.bytesPerSecond / 1e6) });
+  ctx.result('merge', { origin: options.origin, store: options.cow ?? options.store, ...s, seconds: round3(s.seconds), bytesPerSecond: Math.round(s.bytesPerSecond), megabytesPerSecond: round3(s.bytesPerSecond / 1e6) });
   ctx.out(describe(s));
 }

@@ -26,6 +26,6 @@ export async function run(options: RollbackCommandOptions, ctx: CommandContext):
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }),
   );
-  ctx.result(r);
+  ctx.result('rollback', r);
   ctx.out(r.message);
 }

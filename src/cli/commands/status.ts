@@ -1,4 +1,4 @@
-import { snapshotStatus, STATUS_SCHEMA_VERSION, type SnapshotReport } from '../../snapshot/status.js';
+import { snapshotStatus, type SnapshotReport } from '../../snapshot/status.js';
 import { formatBytes } from '../../units/units.js';
 import type { CommandContext } from '../context.js';
 
@@ -43,7 +43,7 @@ function formatDuration(seconds: number): string {
 
 export async function run(options: StatusCommandOptions, ctx: CommandContext): Promise<void> {
   const reports = snapshotStatus({ stateDir: options.stateDir, ...(options.name !== undefined ? { name: options.name } : {}) });
-  ctx.result({ schemaVersion: STATUS_SCHEMA_VERSION, snapshots: reports });
+  ctx.result('status', { snapshots: reports });
   if (reports.length === 0) {
     ctx.out(`no snapshots in ${options.stateDir}`);
     return;

@@ -18,5 +18,5 @@ export async function run(options: StoreAttachOptions, ctx: CommandContext): Pro
   ctx.out(
     `attached store "${r.name}" as ${r.device} (${formatBytes(r.size)}, ${plural(r.table.length, 'segment')}, ${r.via === 'loop' ? `through loop device ${r.loopDevice}` : 'mapped beneath the filesystem'})`,
   );
-  ctx.result({ name: r.name, device: r.device, dmName: r.dmName, via: r.via, loopDevice: r.loopDevice ?? null, sizeBytes: r.size, segments: r.table.length, notes: r.notes });
+  ctx.result('store-attach', { name: r.name, device: r.device, dmName: r.dmName, via: r.via, loopDevice: r.loopDevice ?? null, sizeBytes: r.size, segments: r.table.length, notes: r.notes });
 }

@@ -37,7 +37,7 @@ export async function run(options: StoreCreateOptions, ctx: CommandContext): Pro
   ctx.out(
     `created store "${manifest.name}": ${manifest.file}, ${formatBytes(manifest.usableBytes)} usable in ${plural(manifest.segments.length, 'segment')}, chunk ${formatBytes(manifest.chunkSize)}, immutable, map proved (${manifest.provedSegments === manifest.segments.length ? 'every segment' : `${manifest.provedSegments} segments spread over the device`})`,
   );
-  ctx.result({
+  ctx.result('store-create', {
     name: manifest.name,
     file: manifest.file,
     fileSize: manifest.fileSize,

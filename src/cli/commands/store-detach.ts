@@ -14,5 +14,5 @@ export async function run(options: StoreDetachOptions, ctx: CommandContext): Pro
       : `store "${r.name}" was not attached; nothing changed`,
   );
   if (r.othersLoops.length) ctx.err(`note: ${r.othersLoops.join(', ')} over the store file were not made by snapstore and were left alone`);
-  ctx.result(r);
+  ctx.result('store-detach', r);
 }

@@ -8,8 +8,8 @@ export interface StoreListOptions {
 
 export async function run(options: StoreListOptions, ctx: CommandContext): Promise<void> {
   const stores = listStores({ stateDir: options.stateDir });
-  ctx.result(
-    stores.map((s) => ({
+  ctx.result('store-list', {
+    stores: stores.map((s) => ({
       name: s.name,
       state: s.state,
       file: s.manifest?.file ?? null,
@@ -18,7 +18,7 @@ export async function run(options: StoreListOptions, ctx: CommandContext): Promi
       users: s.users,
       ...(s.problem ? { problem: s.problem } : {}),
     })),
-  );
+  });
   if (stores.length === 0) ctx.out(`no stores in ${options.stateDir}`);
   for (const s of stores) {
     const m = s.manifest;

@@ -15,6 +15,6 @@ export async function run(options: StoreVerifyOptions, ctx: CommandContext): Pro
       hint: 'do not attach it; delete and recreate the store',
     });
   }
-  ctx.result({ name: r.name, file: r.file, ok: r.ok, segments: r.manifest.segments.length });
+  ctx.result('store-verify', { name: r.name, file: r.file, ok: r.ok, segments: r.manifest.segments.length });
   ctx.out(`store "${r.name}": ${r.file} matches its manifest (${plural(r.manifest.segments.length, 'segment')})`);
 }

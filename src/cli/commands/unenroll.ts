@@ -10,6 +10,6 @@ export interface UnenrollCommandOptions {
 
 export async function run(options: UnenrollCommandOptions, ctx: CommandContext): Promise<void> {
   const r = await unenrollDevice({ name: options.name, stateDir: options.stateDir, waitLockMs: waitLockMs(options.waitLock), log: (l) => ctx.err(l) });
-  ctx.result(r);
+  ctx.result('unenroll', r);
   ctx.out(r.message);
 }

@@ -29,7 +29,7 @@ export async function run(options: WatchCommandOptions, ctx: CommandContext): Pr
     throw new SnapstoreError('BAD_VALUE', `--on-full "${options.onFull}" is not one of ${POLICIES.join(', ')}`, { hint: `abort (the default) stops writes before the store fills; commit keeps the update; invalidate lets the snapshot go`, usage: true });
   }
   const line = (e: WatchEvent) => {
-    ctx.jsonLine(e);
+    ctx.jsonLine('watch-event', e);
     ctx.out(`${e.at} ${e.event === 'warning' || e.event === 'invalid' || e.event === 'policy' ? e.event.toUpperCase() : e.event} ${e.message}`);
   };
   const r = await watchSnapshots({
