@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) return;
     stop.abort(sig);
-    ctx.err(`snapstore: ${sig}: stopping at the next safe point (what this command made is undone; a merge keeps what it committed); please wait`);
+    if (!json) ctx.err(`snapstore: ${sig}: stopping at the next safe point (what this command made is undone; a merge keeps what it committed); please wait`);
   };
   for (const sig of Object.keys(SIGNAL_EXIT)) process.on(sig, onSignal);
   try {

@@ -23,8 +23,12 @@ export function newSystem(): FakePlatform {
   return system.platform;
 }
 
-/** The fake's device-mapper as a command opens it: its close() (after each command) must not end the machine. */
-const opened = (dm: DeviceMapperApi): DeviceMapperApi => Object.assign(Object.create(dm) as DeviceMapperApi, { close() {} });
+/**
+ * The fake's device-mapper as DeviceMapper.open() gives it: with the ioctl
+ * interface's version (doctor reports it), and a close() (after each
+ * command) that does not end the machine.
+ */
+const opened = (dm: DeviceMapperApi): DeviceMapperApi => Object.assign(Object.create(dm) as DeviceMapperApi, { interfaceVersion: [4, 47, 0], close() {} });
 
 export async function fakePlatformModule(original: () => Promise<unknown>) {
   return { ...(await original() as object), linuxPlatform: () => system.platform };
