@@ -97,7 +97,9 @@ export function buildProgram(ctx: CommandContext): Command {
     };
 
   const program = new Command('snapstore')
-    .description('A way back for OTA updaters: a preallocated file as a device-mapper snapshot store')
+    .description('A way back for OTA updaters: a preallocated file as a dm snapshot store')
+    // Each command's help opens with its purpose in one line (the summary the command list shows), then what it does in full.
+    .configureHelp({ commandDescription: (cmd) => [...new Set([cmd.summary(), cmd.description()].filter((t) => t))].join('\n\n') })
     .exitOverride((err: CommanderError) => {
       throw new UsageError(err.exitCode === 0 ? 0 : 2, err.message);
     })
@@ -122,7 +124,7 @@ export function buildProgram(ctx: CommandContext): Command {
   ).addHelpText('after', EXIT_CODES);
 
   const store = examples(
-    program.command('store').description('store files: create, list, verify, attach as a device, detach, delete'),
+    program.command('store').summary('store files: create, list, verify, attach, detach, delete'),
     'snapstore store list',
     'snapstore help store create',
   );
@@ -130,8 +132,7 @@ export function buildProgram(ctx: CommandContext): Command {
   common(
     examples(
       store
-        .command('create <name>')
-        .description('preallocate a store file, prove its map and record it in a manifest')
+        .command('create <name>').summary('make a store file: preallocate it, prove its map, record it')
         .requiredOption('--store <file>', 'the store file to create (required; must not exist)')
         .requiredOption('--size <size>', 'size (required): e.g. 512M, 1.5G, 10% of the filesystem, 1G-20% (see Sizes)')
         .option('--chunk-size <size>', 'snapshot chunk size (a power of two; a plain size)', '4K')
@@ -143,22 +144,22 @@ export function buildProgram(ctx: CommandContext): Command {
     ),
   ).action(command('store-create', (opts, name) => ({ name, ...opts })));
 
-  common(examples(store.command('list').description('the stores this state directory knows, the state of each and what uses it'), 'snapstore store list --json')).action(
+  common(examples(store.command('list').summary('list the stores this state directory knows').description('the stores this state directory knows, the state of each and what uses it'), 'snapstore store list --json')).action(
     command('store-list', (opts) => opts),
   );
 
-  common(examples(store.command('verify <name>').description('re-map a store and compare it with its manifest'), 'snapstore store verify rollback')).action(
+  common(examples(store.command('verify <name>').summary("check that a store's map still holds").description('re-map a store and compare it with its manifest'), 'snapstore store verify rollback')).action(
     command('store-verify', (opts, name) => ({ name, ...opts })),
   );
 
   common(
-    examples(store.command('delete <name>').description('clear the immutable flag, delete the store file and its manifest'), 'snapstore store delete rollback'),
+    examples(store.command('delete <name>').summary('delete a store file and its manifest').description('clear the immutable flag, delete the store file and its manifest'), 'snapstore store delete rollback'),
   ).action(command('store-delete', (opts, name) => ({ name, ...opts })));
 
   common(
     examples(
       store
-        .command('attach <name>')
+        .command('attach <name>').summary('map a store as the block device /dev/mapper/snapstore-NAME-cow')
         .description('map a store as /dev/mapper/snapstore-NAME-cow, after checking its map still holds')
         .option('--no-fallback', 'fail (EBUSY explained) rather than use a loop device when the filesystem is directly on a partition'),
       'snapstore store attach rollback',
@@ -166,12 +167,12 @@ export function buildProgram(ctx: CommandContext): Command {
   ).action(command('store-attach', (opts, name) => ({ name, ...opts })));
 
   common(
-    examples(store.command('detach <name>').description("remove the store's dm device (and the loop device attach made), and pin the file again"), 'snapstore store detach rollback'),
+    examples(store.command('detach <name>').summary("remove a store's block device and pin its file again").description("remove the store's dm device (and the loop device attach made), and pin the file again"), 'snapstore store detach rollback'),
   ).action(command('store-detach', (opts, name) => ({ name, ...opts })));
 
   examples(
     program
-      .command('map <file>')
+      .command('map <file>').summary("print a file's extents as a dm linear table")
       .description("print the file's extents as a dm `linear` table (or --json); changes nothing")
       .option('--chunk-size <size>', 'align extents to this chunk size on the device', '4K')
       .option('--json', 'print the extents as JSON'),
@@ -181,7 +182,7 @@ export function buildProgram(ctx: CommandContext): Command {
   common(
     examples(
       program
-        .command('inspect [device-or-image]')
+        .command('inspect [device-or-image]').summary('report on a dm-snapshot persistent store, of any maker')
         .description('report on a dm-snapshot persistent store: a device or image (any maker), or --store NAME (ours)')
         .option('--store <name>', 'one of our stores, read raw through its map')
         .option('--exceptions', 'also list every exception (origin chunk -> store chunk)'),
@@ -192,7 +193,7 @@ export function buildProgram(ctx: CommandContext): Command {
 
   common(
     program
-      .command('merge')
+      .command('merge').summary('merge a snapshot store into its origin without the kernel')
       .description('merge a snapshot store into its origin without the kernel (restartable)')
       .option('--offline', 'merge in userspace (required: the kernel merge comes with the snapshot commands)')
       .requiredOption('--origin <dev>', 'the origin device or image to write (required; nothing may have it open)')
@@ -206,7 +207,7 @@ export function buildProgram(ctx: CommandContext): Command {
 
   common(
     program
-      .command('export <out>')
+      .command('export <out>').summary("write a snapshot's view to a new image file")
       .description("write the snapshot's view (origin with the store's exceptions applied) to a new image; changes neither input")
       .requiredOption('--origin <dev>', 'the origin device or image (required)')
       .option('--cow <dev>', 'the store: an image or block device')
@@ -221,7 +222,7 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(
       examples(
         program
-          .command('create <name>')
+          .command('create <name>').summary('before an update: snapshot a device so the update can be undone')
           .description('before an update: a checkpoint of a mounted filesystem (its old contents go to a new store file), or a snapshot to write the update into (--mode update)')
           .requiredOption('--origin <dev>', 'checkpoint: the dm device the filesystem is mounted from, e.g. /dev/mapper/data; update: a device nothing uses, e.g. /dev/sda3 (required)')
           .requiredOption('--store <file>', 'the store file to make (required; must not exist), on that filesystem or another one over a dm device')
@@ -241,13 +242,13 @@ export function buildProgram(ctx: CommandContext): Command {
     ),
   ).action(command('create', (opts, name) => ({ name, ...opts })));
 
-  common(examples(program.command('status [name]').description('mode, state, store usage, health of one snapshot or all, and whether kernel and manifest agree'), 'snapstore status', 'snapstore status update-42 --json')).action(
+  common(examples(program.command('status [name]').summary('show one snapshot or all: state, store usage, health').description('mode, state, store usage, health of one snapshot or all, and whether kernel and manifest agree'), 'snapstore status', 'snapstore status update-42 --json')).action(
     command('status', (opts, name) => ({ ...(name !== undefined ? { name } : {}), ...opts })),
   );
-  common(examples(program.command('list').description('every snapshot, one line each (as status)'), 'snapstore list')).action(command('status', (opts) => opts));
+  common(examples(program.command('list').summary('list every snapshot, one line each'), 'snapstore list')).action(command('status', (opts) => opts));
 
   const activate = program
-    .command('activate [names...]')
+    .command('activate [names...]').summary('at boot, before mounting: rebuild the snapshots after a reboot')
     .description('after a reboot, before the filesystems are mounted: rebuild every snapshot (or those named); a pending rollback starts merging; a snapshot with a boot budget has this boot counted, and is rolled back once the budget is spent')
     .option('--auto', 'what activate always does, accepted for scripts that spell it: count this boot against each boot budget, roll back a snapshot whose budget is spent, and say which it did and why')
     // Given here by mistake (the budget is create's): refused by name rather than as an unknown option.
@@ -261,7 +262,7 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(
       examples(
         program
-          .command('commit <name>')
+          .command('commit <name>').summary('keep the update, and drop the way back')
           .description('keep the update (idempotent): a checkpoint drops its snapshot and store; an update is merged into its origin (snapstore-NAME keeps showing it meanwhile)')
           .option('--wait', 'update mode: wait until the merge is done (progress on a terminal)')
           .option('--offline', 'update mode: merge with our offline merge (the origin and snapshot unused; fast, blocks until done)'),
@@ -275,7 +276,7 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(
       examples(
         program
-          .command('rollback <name>')
+          .command('rollback <name>').summary('undo the update: bring the old contents back')
           .description('bring the old contents back: a checkpoint is merged back (the origin shows the old contents at once), an update is dropped; pending until the next boot while in use')
           .option('--wait', 'wait until the merge is done (progress on a terminal)')
           .option('--offline', 'checkpoint: merge with our offline merge (the origin unmounted; fast, blocks until done)')
@@ -290,7 +291,7 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(
       examples(
         program
-          .command('extend <name>')
+          .command('extend <name>').summary("grow a live snapshot's store, online")
           .description("grow a live snapshot's store, online: the file grows, its new blocks are proved and mapped, the snapshot sees the size at once")
           .option('--by <size>', "grow by this much: e.g. 512M, 5% of the store's filesystem (see Sizes)")
           .option('--to <size>', 'grow to this usable size: e.g. 4G, 20%, 100%USED (see Sizes)')
@@ -303,7 +304,7 @@ export function buildProgram(ctx: CommandContext): Command {
   ).action(command('extend', (opts, name) => ({ name, ...opts })));
 
   const watch = program
-    .command('watch [names...]')
+    .command('watch [names...]').summary("grow live snapshots' stores ahead of their writers")
     .description('keep live snapshots\' stores ahead of their writers: poll usage (dm status ioctl), grow each store before it fills by a step that follows the fill rate; warn, then apply --on-full, when one cannot grow. One line per decision (JSON lines with --json); SIGTERM stops it cleanly')
     .option('--interval <ms>', 'how often usage is read', '100')
     .option('--max <size>', 'no store grows past this usable size: e.g. 8G, 20% of its filesystem, 100%USED (see Sizes)')
@@ -319,7 +320,7 @@ export function buildProgram(ctx: CommandContext): Command {
 
   common(
     waitLock(
-      examples(program.command('discard <name>').description('drop the snapshot without merging; the origin keeps its current contents').option('--keep-store', 'keep the store file'), 'snapstore discard update-42'),
+      examples(program.command('discard <name>').summary('drop a snapshot without merging').description('drop the snapshot without merging; the origin keeps its current contents').option('--keep-store', 'keep the store file'), 'snapstore discard update-42'),
     ),
   ).action(command('discard', (opts, name) => ({ name, ...opts })));
 
@@ -327,7 +328,7 @@ export function buildProgram(ctx: CommandContext): Command {
     waitLock(
       examples(
         program
-          .command('enroll <device>')
+          .command('enroll <device>').summary('put a plain partition behind a passthrough so checkpoints work on it')
           .description('a data filesystem on a plain partition: from boot on, mount it through /dev/mapper/snapstore-NAME (activate maps it), so that checkpoints work on it; prints the fstab (and, for LUKS, crypttab) lines')
           .requiredOption('--name <name>', 'the name of the passthrough (required): /dev/mapper/snapstore-NAME'),
         'snapstore enroll /dev/sda3 --name data',
@@ -336,17 +337,17 @@ export function buildProgram(ctx: CommandContext): Command {
   ).action(command('enroll', (opts, device) => ({ device, ...opts })));
 
   common(
-    waitLock(examples(program.command('unenroll <name>').description('undo enroll: the passthrough goes (now, or at the next boot while it is in use); mount the partition itself again'), 'snapstore unenroll data')),
+    waitLock(examples(program.command('unenroll <name>').summary('undo enroll: mount the partition itself again').description('undo enroll: the passthrough goes (now, or at the next boot while it is in use); mount the partition itself again'), 'snapstore unenroll data')),
   ).action(command('unenroll', (opts, name) => ({ name, ...opts })));
 
   common(
-    waitLock(examples(program.command('recover').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
+    waitLock(examples(program.command('recover').summary('after a crash: finish or undo what was interrupted').description('after a crash: resume devices left suspended, finish or undo interrupted steps, say what was done'), 'snapstore recover')),
   ).action(command('recover', (opts) => opts));
 
   common(
     examples(
       program
-        .command('doctor [path]')
+        .command('doctor [path]').summary('check this machine (and a filesystem) for what snapstore needs')
         .description("check the machine for what snapstore needs (root, device-mapper and its targets, the kernel's raw writes, the state directory, the boot integration) and, given a path, the filesystem that holds it (what it sits on, which modes work there, the state directory off it, an update agent's record on it); each finding with its fix; changes nothing; exit 1 when a check failed")
         .addHelpText('after', '\nEach finding is ok, warn (works, with a caveat, or untested) or fail (a command\nwould refuse, or the way back would be lost), with its fix.'),
       'snapstore doctor',
@@ -362,7 +363,7 @@ export function buildProgram(ctx: CommandContext): Command {
   ];
   for (const k of kinds) k.conflicts(kinds.filter((o) => o !== k).map((o) => o.attributeName()));
   const installBoot = program
-    .command('install-boot')
+    .command('install-boot').summary('make activate run at every boot (systemd, initramfs-tools, dracut)')
     .description('run `snapstore activate` at every boot, before the data filesystems are mounted: install the systemd unit, the initramfs-tools hook or the dracut module, and take it in (default: systemd when it is the running init)');
   for (const k of kinds) installBoot.addOption(k);
   examples(
@@ -377,8 +378,7 @@ export function buildProgram(ctx: CommandContext): Command {
 
   examples(
     program
-      .command('help [command...]')
-      .description('show the help of a command')
+      .command('help [command...]').summary('show the help of a command, with its examples')
       .action((words: string[]) => {
         findCommand(program, words).outputHelp();
       }),
