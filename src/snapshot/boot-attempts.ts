@@ -13,6 +13,7 @@ import { SnapstoreError } from '../errors.js';
 import type { Operation } from './context.js';
 import type { SnapshotManifest } from './manifest.js';
 import { originLabel } from './manifest.js';
+import { nothingToCommit } from './states.js';
 import { updateDevice } from './update-stack.js';
 
 /** What one activate did with a snapshot's budget. */
@@ -86,7 +87,7 @@ export function refuseCommitWhenSpent(m: SnapshotManifest): void {
     ],
     merging: [`it is merging into ${origin}, and a merge only goes forward`, `\`snapstore rollback ${m.name} --wait\` finishes it; \`snapstore status\` shows its progress`],
     'rolling-back': ['the update is being dropped', '`snapstore recover` finishes it'],
-    'rolled-back': [`it is done: ${origin} holds the contents from before the update`, 'there is nothing to commit'],
+    'rolled-back': [`it is done: ${origin} holds the contents from before the update`, nothingToCommit(m.mode)],
   };
   const refusal = where[m.state];
   if (refusal === undefined) return;

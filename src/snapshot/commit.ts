@@ -12,6 +12,7 @@ import { refuseCommitWhenSpent } from './boot-attempts.js';
 import { dropStack } from './build.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { finish } from './finish.js';
+import { nothingToCommit } from './states.js';
 import { originLabel, readSnapshot } from './manifest.js';
 import { commitUpdate, type CommitUpdateOptions } from './update.js';
 import { updateDevice } from './update-stack.js';
@@ -72,7 +73,7 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
     }
     if (m.state === 'merging' || m.state === 'rolled-back') {
       throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: its rollback ${m.state === 'merging' ? 'has started merging, and a merge only goes forward' : 'is done'}`, {
-        hint: m.state === 'merging' ? '`snapstore rollback --wait` finishes it; `snapstore status` shows its progress' : 'there is nothing to commit',
+        hint: m.state === 'merging' ? '`snapstore rollback --wait` finishes it; `snapstore status` shows its progress' : nothingToCommit(m.mode),
       });
     }
     if (m.state === 'creating') throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is still being created (or its create was interrupted)`, { hint: 'run `snapstore recover` first' });

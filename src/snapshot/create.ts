@@ -138,12 +138,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
   const existed = StateDir.find(options.stateDir);
   const hadFolder = existed?.folder('snapshots') !== undefined;
   return withLifecycle(options, true, async (platform, lock) => {
-    const existing = findSnapshot(lock.dir, name);
-    if (existing && !isFinished(existing.state)) {
-      throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, {
-        hint: '`snapstore status` shows it; commit, roll back or discard it first, or choose another name',
-      });
-    }
+    refuseUnfinished(findSnapshot(lock.dir, name), name);
     const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, lock.dir.path, origin);
     checkStoreFsUnsnapshotted(platform, options.store);
@@ -241,13 +236,19 @@ async function checkAnyOrigin(platform: Platform, options: CreateSnapshotOptions
 }
 
 /** Everything a create would check and print, changing nothing (not even the state directory). */
+/** A snapshot of that name that is not finished is refused (checked again under the lock), with what to do about it. */
+function refuseUnfinished(existing: SnapshotManifest | undefined, name: string): void {
+  if (existing && !isFinished(existing.state)) {
+    throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, {
+      hint: `\`snapstore status ${name}\` shows it; commit, roll back or discard it first, or choose another name`,
+    });
+  }
+}
+
 async function dryRun(options: CreateSnapshotOptions, name: string): Promise<CreateSnapshotResult> {
   return withPlatform(options.platform, async (platform) => {
     const dir = StateDir.find(options.stateDir);
-    const existing = dir ? findSnapshot(dir, name) : undefined;
-    if (existing && !isFinished(existing.state)) {
-      throw new SnapstoreError('SNAPSHOT_EXISTS', `a snapshot named "${name}" exists already (${existing.state})`, { hint: 'choose another name' });
-    }
+    refuseUnfinished(dir ? findSnapshot(dir, name) : undefined, name);
     if (dir && findEnrolled(dir, name)) {
       throw new SnapstoreError('SNAPSHOT_EXISTS', `"${name}" is the name of an enrolled device (/dev/mapper/snapstore-${name})`, { hint: 'choose another name for the snapshot' });
     }

@@ -52,7 +52,9 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     const result = (outcome: RollbackOutcome, message: string): RollbackResult => ({ name: m.name, outcome, message });
     if (m.state === 'rolled-back') return result('already-rolled-back', `snapshot "${m.name}" was already rolled back`);
     if (m.state === 'committed' || m.state === 'discarded' || m.state === 'committing' || m.state === 'discarding') {
-      throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: the way back is gone`, { hint: 'a committed or discarded snapshot cannot be rolled back' });
+      throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: the way back is gone`, {
+        hint: `nothing is left to roll back to (\`snapstore status ${m.name}\` shows its history); the next update needs a new checkpoint (\`snapstore create\`)`,
+      });
     }
     if (m.state === 'creating') throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is still being created (or its create was interrupted)`, { hint: 'run `snapstore recover` first' });
     if (m.mode === 'update') return rollbackUpdate(op, options);

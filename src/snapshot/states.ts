@@ -64,6 +64,13 @@ export function isFinished(state: SnapshotState): boolean {
 }
 
 /** Refuses a transition the state machine does not have (a bug, or a manifest changed behind our back). */
+/** The way out for a commit asked of a snapshot whose update was undone (rolled back, or dropped): nothing is left to commit. */
+export function nothingToCommit(mode: 'checkpoint' | 'update'): string {
+  return mode === 'checkpoint'
+    ? 'nothing is left to commit: to try the update again, take a new checkpoint before it (`snapstore create`)'
+    : 'nothing is left to commit: to apply the update, make a new update snapshot and write it again (`snapstore create --mode update`)';
+}
+
 export function checkTransition(name: string, mode: 'checkpoint' | 'update', from: SnapshotState, to: SnapshotState): void {
   if (from === to || (mode === 'update' ? UPDATE : CHECKPOINT)[from].includes(to)) return;
   throw new SnapstoreError('BAD_STATE', `snapshot "${name}" (${mode} mode) is ${from}; it cannot become ${to}`, {

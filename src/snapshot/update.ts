@@ -17,6 +17,7 @@ import { mergeOffline, offlineOptions, refuseInvalid, type OfflineOptions } from
 import type { Bytes } from '../units/units.js';
 import { findOrigin, originInUse } from './origin.js';
 import type { RollbackOptions, RollbackResult } from './rollback.js';
+import { nothingToCommit } from './states.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
 
 const storeNote = (op: Operation): string => (op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '');
@@ -90,7 +91,7 @@ export async function commitUpdate(op: Operation, options: CommitUpdateOptions):
   }
   if (m.state !== 'active' && m.state !== 'rollback-pending' && m.state !== 'merging') {
     throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: ${m.state === 'creating' ? 'its create did not finish' : 'the update was dropped'}`, {
-      hint: m.state === 'creating' ? 'run `snapstore recover` first' : `there is nothing to commit${m.state.endsWith('ing') ? `; \`snapstore recover\` finishes the ${m.state === 'rolling-back' ? 'rollback' : 'discard'}` : ''}`,
+      hint: m.state === 'creating' ? 'run `snapstore recover` first' : `${nothingToCommit('update')}${m.state.endsWith('ing') ? `; \`snapstore recover\` finishes the ${m.state === 'rolling-back' ? 'rollback' : 'discard'}` : ''}`,
     });
   }
   const done = `snapshot "${m.name}" is committed: ${originLabel(m)} holds the update`;

@@ -13,22 +13,9 @@ import { snapstore } from './cli.js';
 import type { LoopFs } from './loopfs.js';
 import { listTree, makeLoopFs } from './loopfs.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
+import { treeSnapshot } from '../support/tree.js';
 
 const NOBODY = 65534;
-
-/** Every entry under `dir` with its owner, mode, link target or content: what "nothing touched" compares. */
-function snapshot(dir: string): string[] {
-  return ['', ...listTree(dir)].map((rel) => {
-    const p = path.join(dir, rel);
-    const st = fs.lstatSync(p);
-    const what = st.isSymbolicLink()
-      ? `-> ${fs.readlinkSync(p)}`
-      : st.isFile()
-        ? createHash('sha256').update(fs.readFileSync(p)).digest('hex')
-        : 'dir';
-    return `${rel} ${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8)} ${what}`;
-  });
-}
 
 const sha = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 const isImmutable = async (p: string) => /^\S*i\S*\s/.test((await execa('lsattr', ['-d', p])).stdout);
@@ -108,7 +95,7 @@ describe('an untrusted state directory is refused, nothing touched', () => {
   it.each(SHAPES)('%s', async (label, shape, everyCommand = true) => {
     const { dir, names } = stateDir(label.replace(/\W+/g, '-'), shape);
     const parent = path.dirname(dir);
-    const before = snapshot(parent);
+    const before = treeSnapshot(parent);
     const storeBefore = sha(storeFile);
     const originBefore = sha(origin);
     const commands = [
@@ -133,7 +120,7 @@ describe('an untrusted state directory is refused, nothing touched', () => {
     const t = await snapstore(['store', 'delete', 'v', '--state-dir', dir]);
     expect(t.stderr).toMatch(new RegExp(`^snapstore: ${names} .*\\n  way out: `));
     // A state directory trusted but for what one file says may get its lock (made by the first command that takes it).
-    expect(snapshot(parent).filter((e) => everyCommand || !e.startsWith('state/lock '))).toEqual(before);
+    expect(treeSnapshot(parent).filter((e) => everyCommand || !e.startsWith('state/lock '))).toEqual(before);
     expect(sha(storeFile)).toBe(storeBefore);
     expect(await isImmutable(storeFile)).toBe(true);
     expect(sha(origin)).toBe(originBefore);
@@ -158,13 +145,13 @@ describe('an untrusted state directory is refused, nothing touched', () => {
     fs.writeFileSync(path.join(evil, 'stores', 'victim.json'), planted, { mode: 0o600 });
     for (const p of [evil, path.join(evil, 'stores'), path.join(evil, 'stores', 'victim.json')]) fs.chownSync(p, NOBODY, NOBODY);
     try {
-      const before = snapshot(evil);
+      const before = treeSnapshot(evil);
       const r = await snapstore(['store', 'delete', 'victim', '--state-dir', evil]);
       expect(r.exitCode).toBe(EXIT.refused);
       expect(r.stderr).toMatch(new RegExp(`^snapstore: ${evil} is owned by uid ${NOBODY}, not root; snapstore acts as root on what the state directory holds, so it does not trust it`));
       expect(r.stdout).not.toMatch(/deleted/);
       expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
-      expect(snapshot(evil)).toEqual(before);
+      expect(treeSnapshot(evil)).toEqual(before);
 
       // Root's own state directory left writable by others: the same file planted there.
       fs.chownSync(evil, 0, 0);
