@@ -119,7 +119,6 @@ describe('a bad command line: its message, its exit code, and nothing changed', 
     const before = { files: treeSnapshot(p.root), kernel: kernel() };
     const r = await cli(row.argv(p));
     const said = r.errors.join('\n');
-    if (process.env['SHOW']) console.log(`${row.mistake}: exit ${r.code}\n${said}\n`);
     expect(r.code, said).toBe(row.exit);
     for (const s of row.says) expect(said).toMatch(typeof s === 'string' ? new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : s);
     expect(said, 'no stack trace').not.toMatch(/\n\s+at /);

@@ -36,7 +36,6 @@ async function json(schema: JsonSchemaName, argv: string[]): Promise<{ code: num
   const r = await cli([...argv, '--json', '--state-dir', stateDir]);
   expect(r.results, argv.join(' ')).toHaveLength(1);
   const value = r.results[0] as Record<string, unknown>;
-  if (process.env['DUMP']) fs.writeFileSync(`/tmp/dump/${schema}-${process.hrtime.bigint()}.json`, JSON.stringify(value, null, 2));
   expectValid(schema, value);
   expect(value['schemaVersion']).toBe(JSON_SCHEMAS[schema]);
   return { code: r.code, value };
@@ -130,7 +129,6 @@ describe('the lifecycle', () => {
     await new Promise((done) => setTimeout(done, 300));
     stop.abort('SIGTERM');
     const lines = (await r).results;
-    if (process.env['DUMP']) fs.writeFileSync('/tmp/dump/watch.json', JSON.stringify(lines, null, 2));
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expectValid('watch-event', l);
   });
@@ -139,7 +137,6 @@ describe('the lifecycle', () => {
     const root = fs.mkdtempSync(path.join(scratch, 'image-'));
     fs.mkdirSync(path.join(root, 'etc/initramfs-tools'), { recursive: true });
     const r = await cli(['install-boot', '--initramfs-tools', '--dry-run', '--root', root, '--json']);
-    if (process.env['DUMP']) console.log(JSON.stringify(r.results), r.errors);
     expect(r.results).toHaveLength(1);
     expectValid(r.code === 0 ? 'install-boot' : 'error', r.results[0]);
   });
@@ -150,7 +147,6 @@ describe.runIf(fs.existsSync('dist/cli-bundle/main.js') || process.env['CI'])('d
   it('with a path, and without', async () => {
     for (const args of [['doctor', scratch], ['doctor']]) {
       const r = await execa('bin/snapstore', [...args, '--json', '--state-dir', path.join(scratch, 'none')], { reject: false });
-      if (process.env['DUMP']) fs.writeFileSync(`/tmp/dump/doctor-${args.length}.json`, r.stdout);
       expectValid('doctor', JSON.parse(r.stdout));
     }
   });
