@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   ORIGIN_MOUNTED: 'the origin is mounted where it must not be',
   ENROLL_REFUSED: 'the device cannot be enrolled, or unenrolled, as asked',
   NOT_ENROLLED: 'no device is enrolled under that name',
+  TABLE_UNTRUSTED: 'fstab or crypttab is not root\'s alone (or is a symbolic link): snapstore does not edit it',
   ORIGIN_BUSY: "an update's origin is mounted or held: nothing may use it",
   ORIGIN_CHANGED: 'the origin is not the device, or not in the state, the manifest records',
   STATE_ON_ORIGIN: 'the state directory is on the filesystem being snapshotted',

@@ -119,14 +119,14 @@ test('activate: ours (library in-process, and the CLI) vs a dmsetup script, 10,0
       expect(r[0]?.action).toBe('activated');
     },
     'ours, CLI (snapstore activate act --json)': () => {
-      expect(cli(['activate', NAME, '--state-dir', state])).toMatchObject([{ name: NAME, action: 'activated' }]);
+      expect(cli(['activate', NAME, '--state-dir', state])).toMatchObject({ snapshots: [{ name: NAME, action: 'activated' }] });
     },
     'dmsetup script (7 dmsetup calls, sed)': () => run('sh', [script]),
   };
   const startup: Record<string, () => unknown> = {
     'node -e 0': () => run('node', ['-e', '0']),
     'snapstore --version': () => run('node', ['bin/snapstore', '--version']),
-    'snapstore activate --json, no state directory (nothing to do)': () => expect(cli(['activate', '--state-dir', `${ROOT}/no-state`])).toEqual([]),
+    'snapstore activate --json, no state directory (nothing to do)': () => expect(cli(['activate', '--state-dir', `${ROOT}/no-state`])).toEqual({ schemaVersion: 1, snapshots: [] }),
   };
   const names = Object.keys(cases);
   const times: Record<string, number[]> = Object.fromEntries([...names, ...Object.keys(startup)].map((n) => [n, []]));

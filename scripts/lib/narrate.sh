@@ -23,3 +23,15 @@ narrate_text() {
       cat
     fi
 }
+# A check the story stands on, said aloud: `verdict WHAT COMMAND...` runs COMMAND quietly
+# and prints "verdict: ok: WHAT" when it succeeds, "verdict: FAILED: WHAT" when not.
+# scripts/demo counts them and fails when one failed (test/kernel/demo.test.ts reads them).
+verdict() {
+  local what=$1
+  shift
+  if "$@" >/dev/null 2>&1; then
+    printf 'verdict: ok: %s\n' "$what"
+  else
+    printf 'verdict: FAILED: %s\n' "$what"
+  fi
+}

@@ -97,6 +97,7 @@ export const CODE_CLASS: Record<ErrorCode, ExitClass> = {
   ORIGIN_MOUNTED: 'refused',
   ENROLL_REFUSED: 'refused',
   NOT_ENROLLED: 'notFound',
+  TABLE_UNTRUSTED: 'refused',
   ORIGIN_BUSY: 'busy',
   ORIGIN_CHANGED: 'refused',
   STATE_ON_ORIGIN: 'refused',

@@ -329,15 +329,28 @@ export function buildProgram(ctx: CommandContext): Command {
       examples(
         program
           .command('enroll <device>').summary('put a plain partition behind a passthrough so checkpoints work on it')
-          .description('a data filesystem on a plain partition: from boot on, mount it through /dev/mapper/snapstore-NAME (activate maps it), so that checkpoints work on it; prints the fstab (and, for LUKS, crypttab) lines')
-          .requiredOption('--name <name>', 'the name of the passthrough (required): /dev/mapper/snapstore-NAME'),
-        'snapstore enroll /dev/sda3 --name data',
+          .description('a data filesystem on a plain partition (give the partition or its mount point): from boot on, mount it through /dev/mapper/snapstore-NAME (activate maps it), so that checkpoints work on it; points its fstab (for LUKS, crypttab) entry at it, keeping the old line as a comment')
+          .requiredOption('--name <name>', 'the name of the passthrough (required): /dev/mapper/snapstore-NAME')
+          .option('--fstab <file>', 'the fstab to edit', '/etc/fstab')
+          .option('--crypttab <file>', 'the crypttab to edit (LUKS)', '/etc/crypttab')
+          .option('--print-only', 'leave fstab and crypttab alone: print the lines to change'),
+        'snapstore enroll /data --name data',
       ),
     ),
   ).action(command('enroll', (opts, device) => ({ device, ...opts })));
 
   common(
-    waitLock(examples(program.command('unenroll <name>').summary('undo enroll: mount the partition itself again').description('undo enroll: the passthrough goes (now, or at the next boot while it is in use); mount the partition itself again'), 'snapstore unenroll data')),
+    waitLock(
+      examples(
+        program
+          .command('unenroll <name>').summary('undo enroll: mount the partition itself again')
+          .description('undo enroll: the passthrough goes (now, or at the next boot while it is in use); the fstab (crypttab) line enroll replaced is put back')
+          .option('--fstab <file>', 'the fstab enroll edited', '/etc/fstab')
+          .option('--crypttab <file>', 'the crypttab enroll edited (LUKS)', '/etc/crypttab')
+          .option('--print-only', 'leave fstab and crypttab alone'),
+        'snapstore unenroll data',
+      ),
+    ),
   ).action(command('unenroll', (opts, name) => ({ name, ...opts })));
 
   common(

@@ -25,6 +25,8 @@ import { findSnapshot, snapshotNames } from './manifest.js';
 import type { Platform } from './platform.js';
 import { isFinished } from './states.js';
 import { faultPoint } from './faults.js';
+import { withUndo } from '../util/undo.js';
+import { planEnrollEdit, planUnenrollEdit, SYSTEM_TABLES, type BootTables, type TablePlan } from './enroll-tables.js';
 
 export const ENROLLED_VERSION = 1;
 
@@ -91,9 +93,23 @@ export function mountLines(r: EnrolledRecord, mountPoint: string | undefined): s
 }
 
 export interface EnrollOptions extends LifecycleOptions {
-  /** the partition, e.g. /dev/sda3 */
+  /** the partition, e.g. /dev/sda3, or the mount point of the filesystem on it */
   readonly device: string;
   readonly name: string;
+  /** the tables the boot mounts from (default /etc/fstab, /etc/crypttab) */
+  readonly tables?: BootTables;
+  /** leave fstab and crypttab alone: only say what to change */
+  readonly printOnly?: boolean;
+}
+
+/** What became of the fstab (crypttab) entry. */
+export interface TableOutcome {
+  readonly file: string;
+  /** rewritten now; already naming the passthrough; manual: yours to change (why says why) */
+  readonly outcome: 'rewritten' | 'already' | 'manual';
+  readonly before?: string;
+  readonly after?: string;
+  readonly why?: string;
 }
 
 export interface EnrollResult {
@@ -101,22 +117,53 @@ export interface EnrollResult {
   readonly device: string;
   /** the passthrough was made now (false: the partition is mounted directly; it is made at the next boot) */
   readonly mappedNow: boolean;
+  /** the fstab (crypttab) edit; undefined with printOnly */
+  readonly table?: TableOutcome;
+  /** what to write by hand, when the table was not edited */
   readonly lines: string[];
   readonly message: string;
 }
 
+/** The partition named by a device node or by the mount point of its filesystem. */
+function partitionOf(platform: Platform, given: string): DeviceNumber {
+  return platform.mountedDevice(given) ?? platform.blockDevice(given);
+}
+
 /** Everything enroll refuses, before anything is made. */
-async function checkEnroll(platform: Platform, dir: StateDir | undefined, o: EnrollOptions): Promise<{ dev: DeviceNumber; record: Omit<EnrolledRecord, 'enrolledAt'>; mounted: string | undefined }> {
+async function checkEnroll(
+  platform: Platform,
+  dir: StateDir | undefined,
+  o: EnrollOptions,
+): Promise<{ dev: DeviceNumber; record: Omit<EnrolledRecord, 'enrolledAt'>; mounted: string | undefined; rerun: boolean; plan: TablePlan | undefined }> {
   const name = checkName(o.name, 'enrolled device');
   if (endsLikeARole(name)) throw new SnapstoreError('BAD_NAME', `name "${name}" ends like the name of one of a snapshot's devices (-cow, -real, -snap)`, { hint: 'pick another name', usage: true });
-  const dev = platform.blockDevice(o.device);
+  const dev = partitionOf(platform, o.device);
   const dm = platform.dm.nameOf(dev);
   if (dm !== undefined) {
     throw new SnapstoreError('ENROLL_REFUSED', `${o.device} is the dm device ${dm}: checkpoints work on it as it is, nothing needs enrolling`, { hint: `snapstore create NAME --origin /dev/mapper/${dm} ...` });
   }
   const d = await platform.describeDevice(dev);
+  const record = { version: ENROLLED_VERSION, name, ...(d.partUuid ? { partUuid: d.partUuid } : {}), kernelName: d.kernelName, sectors: d.sectors, ...(d.fsType ? { fsType: d.fsType } : {}) } as const;
+  const node = `/dev/mapper/${enrolledDevice(name)}`;
+  // Worked out (and the table's trust checked) before anything is made.
+  const plan = o.printOnly
+    ? undefined
+    : planEnrollEdit(o.tables ?? SYSTEM_TABLES, d.fsType === 'crypto_LUKS', name, node, {
+        ...d,
+        isDevice: (p) => {
+          try {
+            return formatDeviceNumber(platform.blockDevice(p)) === formatDeviceNumber(dev);
+          } catch {
+            return false;
+          }
+        },
+      });
+  const mounted = platform.mountedAt(dev);
+  const had = dir ? findEnrolled(dir, name) : undefined;
+  // The same partition enrolled under the same name: a rerun (after a crash before the table was edited) finishes the edit.
+  if (had && had.kernelName === d.kernelName && had.partUuid === d.partUuid && had.sectors === d.sectors) return { dev, record, mounted, rerun: true, plan };
   if (dir) {
-    if (findEnrolled(dir, name)) throw new SnapstoreError('ENROLL_REFUSED', `a device is enrolled as "${name}" already`, { hint: '`snapstore unenroll` it first, or pick another name' });
+    if (had) throw new SnapstoreError('ENROLL_REFUSED', `a device is enrolled as "${name}" already`, { hint: '`snapstore unenroll` it first, or pick another name' });
     for (const other of enrolledNames(dir)) {
       const r = findEnrolled(dir, other)!;
       if ((r.partUuid !== undefined && r.partUuid === d.partUuid) || (r.partUuid === undefined && r.kernelName === d.kernelName)) {
@@ -130,11 +177,14 @@ async function checkEnroll(platform: Platform, dir: StateDir | undefined, o: Enr
     throw new SnapstoreError('ENROLL_REFUSED', `${o.device} is held by ${d.holders.join(', ')}: something is stacked on it already`, { hint: 'enroll the partition a filesystem (or crypttab) uses directly, with nothing set up over it' });
   }
   if (platform.dm.find(enrolledDevice(name))) throw new SnapstoreError('ENROLL_REFUSED', `a dm device ${enrolledDevice(name)} exists already`, { hint: 'pick another name' });
-  return {
-    dev,
-    mounted: platform.mountedAt(dev),
-    record: { version: ENROLLED_VERSION, name, ...(d.partUuid ? { partUuid: d.partUuid } : {}), kernelName: d.kernelName, sectors: d.sectors, ...(d.fsType ? { fsType: d.fsType } : {}) },
-  };
+  return { dev, mounted, record, rerun: false, plan };
+}
+
+function tableText(t: TableOutcome | undefined, node: string): string {
+  if (t === undefined) return `Change fstab (crypttab) as below, naming ${node}, never UUID= (the partition carries the same filesystem UUID)`;
+  if (t.outcome === 'rewritten') return `${t.file}: its line now names ${node} (the line it was is kept above it as a comment; \`snapstore unenroll\` puts it back)`;
+  if (t.outcome === 'already') return `${t.file} names ${node} already`;
+  return `${t.file} was left alone: ${t.why}. Change it as below, naming ${node}, never UUID= (the partition carries the same filesystem UUID)`;
 }
 
 export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult> {
@@ -142,29 +192,35 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
   // Refused before anything is made, the state directory included.
   await withPlatform(options.platform, (platform) => checkEnroll(platform, StateDir.find(options.stateDir), options));
   return withLifecycle(options, true, async (platform, lock) => {
-    const { dev, record: r, mounted } = await checkEnroll(platform, lock.dir, options);
-    const record: EnrolledRecord = { ...r, enrolledAt: new Date().toISOString() };
+    const { dev, record: r, mounted, rerun, plan } = await checkEnroll(platform, lock.dir, options);
+    const record: EnrolledRecord = rerun ? findEnrolled(lock.dir, r.name)! : { ...r, enrolledAt: new Date().toISOString() };
     const node = `/dev/mapper/${enrolledDevice(r.name)}`;
-    // Written before the passthrough is made: an activate after a crash makes it.
-    faultPoint('before:record enrolled');
-    ENROLLED.write(lock, r.name, record);
-    faultPoint('after:record enrolled');
-    let mappedNow = false;
-    if (mounted === undefined) {
-      try {
-        await platform.dm.createDevice(enrolledDevice(r.name), dmUuid(r.name, 'origin'), passthroughTable(r, dev));
-      } catch (err) {
-        unlinkDurable(ENROLLED.path(lock.dir.path, r.name));
-        throw err;
+    // Written before the passthrough is made and the table edited: an activate after a crash makes it, a rerun edits the table.
+    const mappedNow = await withUndo(async (undo) => {
+      faultPoint('before:record enrolled');
+      if (!rerun) {
+        ENROLLED.write(lock, r.name, record);
+        undo.push(`the enrollment record of "${r.name}"`, () => unlinkDurable(ENROLLED.path(lock.dir.path, r.name)));
       }
-      mappedNow = true;
-      log(`mapped ${options.device} as ${node}`);
-    }
-    const lines = mountLines(record, mounted);
-    const message = mappedNow
-      ? `enrolled ${options.device} as "${r.name}": ${node} maps it now, and \`snapstore activate\` maps it at every boot before anything mounts it. Mount it (and name it in fstab) as ${node}, never by UUID= (the partition carries the same filesystem UUID); checkpoints then take --origin ${node}`
-      : `enrolled ${options.device} as "${r.name}": it is mounted directly at ${mounted}, so ${node} is made at the next boot (\`snapstore activate\`, before anything mounts it). Change fstab as below before that reboot, naming ${node}, never UUID= (the partition carries the same filesystem UUID)`;
-    return { name: r.name, device: options.device, mappedNow, lines, message };
+      faultPoint('after:record enrolled');
+      let made = false;
+      if (mounted === undefined && !platform.dm.find(enrolledDevice(r.name))) {
+        await platform.dm.createDevice(enrolledDevice(r.name), dmUuid(r.name, 'origin'), passthroughTable(r, dev));
+        undo.push(node, () => platform.dm.remove(enrolledDevice(r.name)));
+        made = true;
+        log(`mapped ${options.device} as ${node}`);
+      }
+      plan?.apply();
+      faultPoint('after:table edited');
+      return made;
+    });
+    const table: TableOutcome | undefined = plan && { file: plan.file, outcome: plan.outcome, ...(plan.before ? { before: plan.before } : {}), ...(plan.after ? { after: plan.after } : {}), ...(plan.why ? { why: plan.why } : {}) };
+    const lines = table?.outcome === 'rewritten' || table?.outcome === 'already' ? [] : mountLines(record, mounted);
+    const was = rerun ? `"${r.name}" was enrolled already (${options.device})` : `enrolled ${options.device} as "${r.name}"`;
+    const message = mounted === undefined
+      ? `${was}: ${node} maps it${mappedNow ? ' now' : ''}, and \`snapstore activate\` maps it at every boot before anything mounts it; checkpoints take --origin ${node}. ${tableText(table, node)}`
+      : `${was}: it is mounted directly at ${mounted}, so ${node} is made at the next boot (\`snapstore activate\`, before anything mounts it). ${tableText(table, node)}`;
+    return { name: r.name, device: options.device, mappedNow, ...(table ? { table } : {}), lines, message };
   });
 }
 
@@ -172,10 +228,12 @@ export interface UnenrollResult {
   readonly name: string;
   /** the passthrough was removed now (false: it is in use and goes with the next boot) */
   readonly removedNow: boolean;
+  /** the fstab (crypttab) line enroll replaced, put back */
+  readonly restored?: { readonly file: string; readonly line: string };
   readonly message: string;
 }
 
-export async function unenrollDevice(options: LifecycleOptions & { readonly name: string }): Promise<UnenrollResult> {
+export async function unenrollDevice(options: LifecycleOptions & { readonly name: string; readonly tables?: BootTables; readonly printOnly?: boolean }): Promise<UnenrollResult> {
   return withLifecycle(options, false, async (platform, lock) => {
     const r = findEnrolled(lock.dir, options.name);
     if (!r) throw new SnapstoreError('NOT_ENROLLED', `no device is enrolled as "${options.name}" in ${lock.dir.path}`, { hint: '`snapstore status` lists what is enrolled' });
@@ -194,17 +252,26 @@ export async function unenrollDevice(options: LifecycleOptions & { readonly name
     if (onIt !== undefined) {
       throw new SnapstoreError('ENROLL_REFUSED', `store "${onIt}" lives on the filesystem mounted from ${node}, and is found again through it`, { hint: `delete the store first (\`snapstore store delete ${onIt}\`)` });
     }
+    // Found (and the table's trust checked) before anything changes.
+    const restore = options.printOnly ? undefined : planUnenrollEdit(options.tables ?? SYSTEM_TABLES, r.name);
     const info = platform.dm.find(node);
     const removedNow = info !== undefined && info.openCount === 0;
     if (removedNow) await platform.dm.remove(node);
+    // The table first: a crash before the record goes leaves it enrolled, and a rerun finishes.
+    restore?.apply();
+    faultPoint('after:table restored');
     unlinkDurable(ENROLLED.path(lock.dir.path, r.name));
     const plain = r.partUuid ? `PARTUUID=${r.partUuid}` : `/dev/${r.kernelName}`;
+    const table = restore
+      ? `${restore.file}: the line enroll replaced is back (${restore.line.trim()})`
+      : `change fstab (crypttab) to mount the partition itself (${plain}, or its filesystem's UUID=)`;
     return {
       name: r.name,
       removedNow,
+      ...(restore?.line !== undefined ? { restored: { file: restore.file, line: restore.line } } : {}),
       message: removedNow || !info
-        ? `"${r.name}" is no longer enrolled: ${node} is gone; mount the partition itself (${plain}) from now on`
-        : `"${r.name}" is no longer enrolled: ${node} is in use and goes with the next boot; change fstab to mount the partition itself (${plain}) before then`,
+        ? `"${r.name}" is no longer enrolled: ${node} is gone; ${table}`
+        : `"${r.name}" is no longer enrolled: ${node} is in use and goes with the next boot; ${table}${restore ? '' : ' before then'}`,
     };
   });
 }

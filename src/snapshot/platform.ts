@@ -8,6 +8,7 @@
  * the fake device-mapper, and the VM tests run the same code on the kernel.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { FileIo } from '../blockio/file-io.js';
 import { MappedIo } from '../blockio/mapped-io.js';
 import type { DeviceMapperApi } from '../dm/api.js';
@@ -17,7 +18,7 @@ import { bootId } from '../linux/boot-id.js';
 import type { DeviceNumber } from '../linux/device-number.js';
 import { fromDevT } from '../linux/device-number.js';
 import { fromNodeError } from '../linux/errors.js';
-import { filesystemDevice, mountsOf } from '../linux/mountinfo.js';
+import { filesystemDevice, mountsOf, readMountInfo } from '../linux/mountinfo.js';
 import { runProgram } from '../linux/run.js';
 import type { StateLock } from '../state/lock.js';
 import type { CreateStoreOptions } from '../store/create.js';
@@ -42,6 +43,8 @@ export interface Platform {
   blockDevice(path: string): DeviceNumber;
   /** Where a device is mounted, or undefined. */
   mountedAt(dev: DeviceNumber): string | undefined;
+  /** the device of the filesystem mounted exactly at `mountPoint` */
+  mountedDevice(mountPoint: string): DeviceNumber | undefined;
   /** The running boot's id, new at every boot (a boot budget counts each boot once). */
   bootId(): string;
   /** The device the filesystem holding `path` is on. */
@@ -94,6 +97,10 @@ export interface PlainDevice {
   readonly partUuid: string | undefined;
   /** what blkid finds on it: ext4, xfs, crypto_LUKS... */
   readonly fsType: string | undefined;
+  /** the names fstab and crypttab may know it by (UUID=, LABEL=, PARTLABEL=) */
+  readonly fsUuid: string | undefined;
+  readonly fsLabel: string | undefined;
+  readonly partLabel: string | undefined;
 }
 
 /** The dm targets a snapshot's life needs (create loads them all before its first suspend). */
@@ -123,6 +130,10 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
     mountedAt(dev) {
       return mountsOf(dev)[0]?.mountPoint;
     },
+    mountedDevice(mountPoint) {
+      // The last mount there is the one seen (mounts stack).
+      return readMountInfo().filter((m) => m.mountPoint === path.resolve(mountPoint)).at(-1)?.dev;
+    },
     bootId,
     filesystemDevice,
     async filesystemUuid(dev) {
@@ -133,7 +144,16 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
       const info = blockDeviceInfo(dev);
       const r = await runProgram('blkid', ['-p', '-o', 'export', info.node]);
       const tags = parseBlkidExport(r.exitCode === 0 ? r.stdout : '');
-      return { kernelName: info.name, sectors: info.size / 512, holders: this.holdersOf(dev), partUuid: tags.get('PART_ENTRY_UUID'), fsType: tags.get('TYPE') };
+      return {
+        kernelName: info.name,
+        sectors: info.size / 512,
+        holders: this.holdersOf(dev),
+        partUuid: tags.get('PART_ENTRY_UUID'),
+        fsType: tags.get('TYPE'),
+        fsUuid: tags.get('UUID'),
+        fsLabel: tags.get('LABEL'),
+        partLabel: tags.get('PART_ENTRY_NAME'),
+      };
     },
     holdersOf(dev) {
       // By their dm name where they are dm devices (as the lifecycle names its own).

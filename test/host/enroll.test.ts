@@ -2,6 +2,7 @@
 // a data filesystem on a plain partition mapped through our passthrough at
 // every activate, checkpoints over it, and the refusals. The real kernel:
 // test/kernel/lifecycle-*.guest.ts.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,29 +23,36 @@ import { FakePlatform, ORIGIN_PATH } from '../support/fake-platform.js';
 
 const VDC = deviceNumber(254, 32);
 let stateDir: string;
+let etc: string;
 let p: FakePlatform;
 const log: string[] = [];
-const opts = () => ({ stateDir, platform: p, log: (l: string) => log.push(l) });
+const tables = () => ({ fstab: path.join(etc, 'fstab'), crypttab: path.join(etc, 'crypttab') });
+const opts = () => ({ stateDir, platform: p, log: (l: string) => log.push(l), tables: tables() });
 const tableOf = (name: string) => formatTable(p.dm.table(name), p.dm.features());
 /** The passthrough's node, as udev or our mknod would make it. */
 const node = () => p.paths.set('/dev/mapper/snapstore-home', p.dm.info('snapstore-home').dev);
 
 beforeEach(() => {
   stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-enroll-'));
+  etc = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-etc-'));
   p = new FakePlatform();
-  p.addPlain('vdc', VDC, 1 << 20, '7a11-03');
+  p.addPlain('vdc', VDC, 1 << 20, '7a11-03', 'ext4', { fsUuid: '5e1f-0d0a', fsLabel: 'home' });
   log.length = 0;
 });
-afterEach(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+afterEach(() => {
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  fs.rmSync(etc, { recursive: true, force: true });
+});
 
 describe('enroll', () => {
-  it('maps an unmounted partition as /dev/mapper/snapstore-NAME now, records it by its PARTUUID, and says what to put in fstab', async () => {
+  it('maps an unmounted partition as /dev/mapper/snapstore-NAME now, records it by its PARTUUID, and says what to put in fstab (it has none)', async () => {
     const r = await enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' });
     expect(r).toMatchObject({ name: 'home', mappedNow: true });
     expect(tableOf('snapstore-home')).toBe(`0 ${1 << 20} linear 254:32 0`);
     expect(p.dm.info('snapstore-home').uuid).toBe('SNAPSTORE-home-origin');
     expect(r.lines).toEqual(['fstab:    /dev/mapper/snapstore-home  /MOUNT/POINT  ext4  defaults  0  2']);
-    expect(r.message).toMatch(/never by UUID=/);
+    expect(r.message).toMatch(/fstab does not exist.*never UUID=/);
+    expect(r.table).toMatchObject({ outcome: 'manual' });
     expect(findEnrolled(StateDir.need(stateDir), 'home')).toMatchObject({ partUuid: '7a11-03', kernelName: 'vdc', sectors: 1 << 20, fsType: 'ext4' });
   });
 
@@ -76,15 +84,118 @@ describe('enroll', () => {
   const refusals: [string, () => Promise<unknown> | void, { device?: string; name?: string }, RegExp][] = [
     ['a dm device (it needs no enrolling)', () => {}, { device: ORIGIN_PATH }, /is the dm device data: checkpoints work on it as it is/],
     ['a partition something is stacked on', () => void p.dm.createDeviceNow('other', [new LinearTarget(sectors(8), VDC, sectors(0))]), {}, /is held by other/],
-    ['a name enrolled already', () => enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' }), { device: '/dev/vdc' }, /enrolled as "home" already|is enrolled already/],
+    ['a name enrolled already, for another partition', () => enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' }), { device: '/dev/vdd' }, /a device is enrolled as "home" already/],
+    ['a partition enrolled already, under another name', () => enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' }), { name: 'away' }, /\/dev\/vdc is enrolled already, as "home"/],
   ];
   it.each(refusals)('refuses %s, changing nothing', async (_what, arrange, change, why) => {
+    p.addPlain('vdd', deviceNumber(254, 48), 1 << 20, '7a11-04');
     await arrange();
     const before = p.dm.names();
     const had = fs.readdirSync(stateDir);
     await expect(enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home', ...change })).rejects.toMatchObject({ code: 'ENROLL_REFUSED', message: expect.stringMatching(why) });
     expect(p.dm.names()).toEqual(before);
     expect(fs.readdirSync(stateDir)).toEqual(had);
+  });
+});
+
+describe("the boot's tables: fstab (crypttab) edited so that the next boot mounts through the passthrough", () => {
+  const FSTAB = '# static file system information\nUUID=0a1b /  ext4  errors=remount-ro  0  1\nUUID=5e1f-0d0a\t/home\text4\tdefaults,nofail\t0\t2\n';
+  const write = (file: 'fstab' | 'crypttab', text: string, mode = 0o644) => {
+    fs.writeFileSync(tables()[file], text);
+    fs.chmodSync(tables()[file], mode);
+  };
+  const read = (file: 'fstab' | 'crypttab') => fs.readFileSync(tables()[file], 'utf8');
+
+  it('given the mount point: the fstab entry that names the filesystem (UUID=) now names the passthrough; a rerun changes nothing; unenroll puts the line back byte for byte', async () => {
+    write('fstab', FSTAB);
+    p.mountPlain('vdc', '/home');
+    const r = await enrollDevice({ ...opts(), device: '/home', name: 'home' });
+    expect(r).toMatchObject({ mappedNow: false, lines: [], table: { outcome: 'rewritten', before: 'UUID=5e1f-0d0a\t/home\text4\tdefaults,nofail\t0\t2', after: '/dev/mapper/snapstore-home\t/home\text4\tdefaults,nofail\t0\t2' } });
+    expect(read('fstab')).toBe(FSTAB.replace('UUID=5e1f-0d0a\t', '# snapstore enroll "home", before: UUID=5e1f-0d0a\t/home\text4\tdefaults,nofail\t0\t2\n/dev/mapper/snapstore-home\t'));
+    expect(fs.statSync(tables().fstab).mode & 0o777).toBe(0o644);
+    expect(findEnrolled(StateDir.need(stateDir), 'home')).toMatchObject({ kernelName: 'vdc' });
+    const edited = read('fstab');
+    expect((await enrollDevice({ ...opts(), device: '/home', name: 'home' })).table).toMatchObject({ outcome: 'already' });
+    expect(read('fstab')).toBe(edited);
+    p.reboot();
+    p.mountPlain('vdc', undefined);
+    await activateSnapshots(opts());
+    const u = await unenrollDevice({ ...opts(), name: 'home' });
+    expect(u.restored).toEqual({ file: tables().fstab, line: 'UUID=5e1f-0d0a\t/home\text4\tdefaults,nofail\t0\t2' });
+    expect(read('fstab')).toBe(FSTAB);
+    expect(fs.readdirSync(etc).sort()).toEqual(['fstab']);
+  });
+
+  it('LUKS: the crypttab entry that names the partition now names the passthrough; fstab (the crypt device) is left alone', async () => {
+    p.plain.get('vdc')!.fsType = 'crypto_LUKS';
+    write('fstab', '/dev/mapper/home-crypt /home ext4 defaults 0 2\n');
+    write('crypttab', 'home-crypt PARTUUID=7A11-03 none luks,discard\n', 0o600);
+    const r = await enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' });
+    expect(r.table).toMatchObject({ file: tables().crypttab, outcome: 'rewritten', after: 'home-crypt /dev/mapper/snapstore-home none luks,discard' });
+    expect(read('fstab')).toBe('/dev/mapper/home-crypt /home ext4 defaults 0 2\n');
+    expect(fs.statSync(tables().crypttab).mode & 0o777).toBe(0o600);
+    await unenrollDevice({ ...opts(), name: 'home' });
+    expect(read('crypttab')).toBe('home-crypt PARTUUID=7A11-03 none luks,discard\n');
+  });
+
+  it('no entry, or two, names the partition: the table is left alone and the line to write is printed, with why', async () => {
+    write('fstab', 'LABEL=home /a ext4 defaults 0 2\n/dev/vdc /b ext4 defaults 0 2\n');
+    const r = await enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' });
+    expect(r.table).toMatchObject({ outcome: 'manual', why: expect.stringMatching(/2 fstab entries name the partition/) });
+    expect(r.lines).toEqual(['fstab:    /dev/mapper/snapstore-home  /MOUNT/POINT  ext4  defaults  0  2']);
+    expect(read('fstab')).toBe('LABEL=home /a ext4 defaults 0 2\n/dev/vdc /b ext4 defaults 0 2\n');
+  });
+
+  it('--print-only leaves the table alone', async () => {
+    write('fstab', FSTAB);
+    const r = await enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home', printOnly: true });
+    expect(r.table).toBeUndefined();
+    expect(r.lines).toHaveLength(1);
+    expect(read('fstab')).toBe(FSTAB);
+  });
+
+  const untrusted: [string, () => void, RegExp][] = [
+    ['writable by others', () => write('fstab', FSTAB, 0o666), /is writable by others than root \(mode 666\)/],
+    ['a symbolic link', () => { write('crypttab', FSTAB); fs.symlinkSync(tables().crypttab, tables().fstab); }, /is a symbolic link/],
+    ['in a folder others can write', () => { write('fstab', FSTAB); fs.chmodSync(etc, 0o777); }, /which is writable by others than root/],
+  ];
+  it.each(untrusted)('an fstab %s is not believed: refused before anything is made', async (_what, arrange, why) => {
+    arrange();
+    const had = fs.readdirSync(stateDir);
+    await expect(enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' })).rejects.toMatchObject({ code: 'TABLE_UNTRUSTED', message: why, hint: expect.stringMatching(/--print-only/) });
+    expect(p.dm.find('snapstore-home')).toBeUndefined();
+    expect(fs.readdirSync(stateDir)).toEqual(had);
+  });
+
+  it('a crash after the record, before the table: the rerun finishes the edit', async () => {
+    write('fstab', FSTAB);
+    setFaultHandler((l) => {
+      if (l === 'after:record enrolled') throw new SimulatedCrash(l);
+    });
+    try {
+      await expect(enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' })).rejects.toBeInstanceOf(SimulatedCrash);
+    } finally {
+      setFaultHandler(undefined);
+    }
+    expect(read('fstab')).toBe(FSTAB);
+    const r = await enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' });
+    expect(r.message).toMatch(/"home" was enrolled already/);
+    expect(r.table).toMatchObject({ outcome: 'rewritten' });
+    expect(p.dm.find('snapstore-home')).toBeDefined();
+  });
+
+  it('a failed table write (its folder immutable) undoes the record and the passthrough', async () => {
+    write('fstab', FSTAB);
+    execFileSync('chattr', ['+i', etc]);
+    try {
+      await expect(enrollDevice({ ...opts(), device: '/dev/vdc', name: 'home' })).rejects.toMatchObject({ message: expect.stringMatching(/undone: \/dev\/mapper\/snapstore-home, the enrollment record of "home"/) });
+    } finally {
+      execFileSync('chattr', ['-i', etc]);
+    }
+    expect(p.dm.find('snapstore-home')).toBeUndefined();
+    expect(findEnrolled(StateDir.need(stateDir), 'home')).toBeUndefined();
+    expect(read('fstab')).toBe(FSTAB);
+    expect(fs.readdirSync(etc)).toEqual(['fstab']);
   });
 });
 

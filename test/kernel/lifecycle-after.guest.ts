@@ -9,7 +9,7 @@ import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { bootDevices, DEVS, ENROLL, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL } from './lifecycle-system.js';
+import { bootDevices, DEVS, ENROLL, FSTAB, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL } from './lifecycle-system.js';
 import { createSnapshot } from '../../src/snapshot/create.js';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { readSnapshot } from '../../src/snapshot/manifest.js';
@@ -184,9 +184,15 @@ describe('phase 2: after the reboot', () => {
     run('cryptsetup', ['close', 'q-crypt']);
   });
 
-  test('p: mounted as the printed fstab line says (through the passthrough activate made): the same files; a checkpoint over it; an update', async () => {
+  test('p: mounted from the fstab enroll edited: through the passthrough activate made (UUID= would name two devices), the same files; a checkpoint over it; an update', async () => {
     fs.mkdirSync(ENROLL.p, { recursive: true });
-    run('mount', ['/dev/mapper/snapstore-p', ENROLL.p]);
+    // Why the entry names the dm device: the filesystem's UUID is on the partition and on the passthrough alike.
+    const uuid = run('blkid', ['-p', '-s', 'UUID', '-o', 'value', '/dev/mapper/snapstore-p']).trim();
+    const both = run('timeout', ['60', 'blkid', '-t', `UUID=${uuid}`, '-o', 'device']).trim().split('\n').sort();
+    console.log(`p: UUID=${uuid} is carried by ${both.join(' and ')}`);
+    expect(both).toEqual([guestDisk('p'), '/dev/mapper/snapstore-p'].sort());
+    run('mount', ['--fstab', FSTAB, ENROLL.p]);
+    expect(run('findmnt', ['-n', '-o', 'SOURCE', ENROLL.p]).trim()).toBe('/dev/mapper/snapstore-p');
     expect(tree(ENROLL.p)).toEqual(loadTree('p-before'));
     const r = await createSnapshot({ ...opts, name: 'pc', origin: '/dev/mapper/snapstore-p', store: `${ENROLL.p}/.snapstore/pc.store`, size: parseSize('48M'), chunk: chunkSize(bytes(4096)), mode: 'checkpoint' });
     expect(r.manifest).toMatchObject({ state: 'active', origin: { dmName: 'snapstore-p' } });

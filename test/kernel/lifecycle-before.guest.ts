@@ -15,7 +15,7 @@ import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { snapshotStatus } from '../../src/snapshot/status.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
-import { bootDevices, DEVS, ENROLL, KEY, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL, UPDATE_DISKS } from './lifecycle-system.js';
+import { bootDevices, DEVS, ENROLL, FSTAB, KEY, mount, MOUNTS, openQ, TYPE, UNMOUNT_ALL, UPDATE_DISKS } from './lifecycle-system.js';
 import { spawnSync } from 'node:child_process';
 import { commitSnapshot } from '../../src/snapshot/commit.js';
 import { debianPackage, deviceSha, fillWithFiles, loadCrypt, loadTree, META, mountMeta, saveHashes, saveTree, sectorsOf, sh, STATE, tree, update } from './lifecycle-helpers.js';
@@ -224,7 +224,7 @@ describe('phase 1b: update mode, over plain disks nothing uses', () => {
 describe('phase 1c: enrolled partitions', () => {
   afterAll(() => sh(UNMOUNT_ALL));
 
-  test('p: a plain ext4 partition, mounted directly, is enrolled: recorded now, mapped at the next boot; the fstab line names the passthrough (CLI)', () => {
+  test('p: a plain ext4 partition, mounted directly (fstab names it by UUID=), is enrolled by its mount point: recorded now, mapped at the next boot; its fstab line now names the passthrough (CLI)', () => {
     const p = guestDisk('p');
     run('mkfs.ext4', ['-qF', p]);
     fs.mkdirSync(ENROLL.p, { recursive: true });
@@ -232,9 +232,12 @@ describe('phase 1c: enrolled partitions', () => {
     fillWithFiles(ENROLL.p);
     fs.mkdirSync(`${ENROLL.p}/.snapstore`, { mode: 0o700 });
     saveTree('p-before', tree(ENROLL.p));
-    const out = JSON.parse(run('node', ['bin/snapstore', 'enroll', p, '--name', 'p', '--state-dir', STATE, '--json']));
-    expect(out).toMatchObject({ name: 'p', mappedNow: false });
-    expect(out.lines).toEqual([`fstab:    /dev/mapper/snapstore-p  ${ENROLL.p}  ext4  defaults  0  2`]);
+    const uuid = run('blkid', ['-s', 'UUID', '-o', 'value', p]).trim();
+    fs.mkdirSync(`${META}/etc`, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(FSTAB, `# the boot's fstab\nUUID=${uuid}  ${ENROLL.p}  ext4  defaults  0  2\n`);
+    const out = JSON.parse(run('node', ['bin/snapstore', 'enroll', ENROLL.p, '--name', 'p', '--fstab', FSTAB, '--state-dir', STATE, '--json']));
+    expect(out).toMatchObject({ name: 'p', mappedNow: false, lines: [], table: { file: FSTAB, outcome: 'rewritten', after: `/dev/mapper/snapstore-p  ${ENROLL.p}  ext4  defaults  0  2` } });
+    expect(fs.readFileSync(FSTAB, 'utf8')).toBe(`# the boot's fstab\n# snapstore enroll "p", before: UUID=${uuid}  ${ENROLL.p}  ext4  defaults  0  2\n/dev/mapper/snapstore-p  ${ENROLL.p}  ext4  defaults  0  2\n`);
     expect(out.message).toMatch(/next boot/);
     expect(run('dmsetup', ['ls'])).not.toMatch(/snapstore-p/);
     // A checkpoint of the partition itself is refused (nothing can go beneath it while it is mounted), naming enroll.

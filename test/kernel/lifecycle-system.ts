@@ -35,6 +35,8 @@ export const UNMOUNT_ALL = `sync; umount ${Object.values(MOUNTS).join(' ')} /tmp
 
 /** Enrolled: p, a plain ext4 "partition" (a whole disk here); q, a LUKS2 one, opened from its passthrough with cryptsetup's defaults (key in the keyring). */
 export const ENROLL = { p: '/tmp/mnt/p', q: '/tmp/mnt/q' } as const;
+/** The fstab p's boot mounts from, on the kept metadata disk (the guest's /etc is the host's, read-only). */
+export const FSTAB = `${META}/etc/fstab`;
 
 /** The system's crypttab line for q: its passthrough, opened as q-crypt (after `snapstore activate`). */
 export function openQ(): void {

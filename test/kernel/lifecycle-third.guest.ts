@@ -10,7 +10,7 @@ import { recoverSnapshots } from '../../src/snapshot/recover.js';
 import { rollbackSnapshot } from '../../src/snapshot/rollback.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
 import { fsck, loadTree, mountMeta, sh, STATE, tree } from './lifecycle-helpers.js';
-import { bootDevices, ENROLL, UNMOUNT_ALL } from './lifecycle-system.js';
+import { bootDevices, ENROLL, FSTAB, UNMOUNT_ALL } from './lifecycle-system.js';
 
 requireGuest();
 process.env.DM_DISABLE_UDEV = '1';
@@ -38,12 +38,14 @@ describe('phase 3: the enrolled partition after another reboot', () => {
     fsck('/dev/mapper/snapstore-p', 'ext4');
   });
 
-  test('unenroll: the passthroughs go; the partition itself mounts again, as it was (CLI)', async () => {
-    const out = JSON.parse(run('node', ['bin/snapstore', 'unenroll', 'p', '--state-dir', STATE, '--json']));
-    expect(out).toMatchObject({ name: 'p', removedNow: true });
+  test('unenroll: the passthroughs go; the fstab line enroll replaced is back, and the partition itself mounts from it again, as it was (CLI)', async () => {
+    const out = JSON.parse(run('node', ['bin/snapstore', 'unenroll', 'p', '--fstab', FSTAB, '--state-dir', STATE, '--json']));
+    expect(out).toMatchObject({ name: 'p', removedNow: true, restored: { file: FSTAB, line: expect.stringMatching(/^UUID=\S+  \/tmp\/mnt\/p  ext4/) } });
+    expect(fs.readFileSync(FSTAB, 'utf8')).toBe(`# the boot's fstab\n${out.restored.line}\n`);
     expect((await unenrollDevice({ ...opts, name: 'q' })).removedNow).toBe(true);
     expect(run('dmsetup', ['ls'])).not.toMatch(/snapstore-/);
-    run('mount', [guestDisk('p'), ENROLL.p]);
+    run('mount', ['--fstab', FSTAB, ENROLL.p]);
+    expect(run('findmnt', ['-n', '-o', 'SOURCE', ENROLL.p]).trim()).toBe(guestDisk('p'));
     expect(tree(ENROLL.p)).toEqual(loadTree('p-before'));
     run('umount', [ENROLL.p]);
     fsck(guestDisk('p'), 'ext4');

@@ -76,12 +76,12 @@ export class FakePlatform implements Platform {
   }
 
   /** Plain disks by kernel name (update mode's origins): their size and partition UUID. */
-  readonly plain = new Map<string, { dev: DeviceNumber; sectors: number; partUuid: string | undefined; fsType: string | undefined }>();
+  readonly plain = new Map<string, { dev: DeviceNumber; sectors: number; partUuid: string | undefined; fsType: string | undefined; fsUuid?: string; fsLabel?: string; partLabel?: string }>();
 
   /** A plain disk or partition `/dev/NAME` (not dm): an update's origin, a partition to enroll. */
-  addPlain(name: string, dev: DeviceNumber, sectors: number, partUuid?: string, fsType = 'ext4'): void {
+  addPlain(name: string, dev: DeviceNumber, sectors: number, partUuid?: string, fsType = 'ext4', names: { fsUuid?: string; fsLabel?: string; partLabel?: string } = {}): void {
     this.dm.addDisk(name, dev, sectors);
-    this.plain.set(name, { dev, sectors, partUuid, fsType });
+    this.plain.set(name, { dev, sectors, partUuid, fsType, ...names });
     this.paths.set(`/dev/${name}`, dev);
   }
 
@@ -99,9 +99,9 @@ export class FakePlatform implements Platform {
 
   async describeDevice(dev: DeviceNumber): Promise<PlainDevice> {
     const holders = this.holdersOf(dev);
-    for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid, fsType: p.fsType };
+    for (const [kernelName, p] of this.plain) if (sameDevice(p.dev, dev)) return { kernelName, sectors: p.sectors, holders, partUuid: p.partUuid, fsType: p.fsType, fsUuid: p.fsUuid, fsLabel: p.fsLabel, partLabel: p.partLabel };
     const name = this.dm.nameOf(dev);
-    return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined, fsType: 'ext4' };
+    return { kernelName: name ?? 'vda', sectors: name ? Number(this.dm.table(name).reduce((n, t) => n + t.length, 0)) : DISK_SECTORS, holders, partUuid: undefined, fsType: 'ext4', fsUuid: undefined, fsLabel: undefined, partLabel: undefined };
   }
 
   async findDevice(by: { partUuid?: string; kernelName?: string }): Promise<DeviceNumber | undefined> {
@@ -149,6 +149,10 @@ export class FakePlatform implements Platform {
   }
   mountedAt(dev: DeviceNumber): string | undefined {
     return this.mounts.get(formatDeviceNumber(dev));
+  }
+  mountedDevice(mountPoint: string): DeviceNumber | undefined {
+    for (const p of this.plain.values()) if (this.mounts.get(formatDeviceNumber(p.dev)) === mountPoint) return p.dev;
+    return undefined;
   }
   filesystemDevice(): DeviceNumber {
     return this.stateDirDevice;

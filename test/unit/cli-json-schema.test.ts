@@ -117,8 +117,11 @@ describe('the lifecycle', () => {
 
   it('enroll, unenroll', async () => {
     system.platform.addPlain('vdc', deviceNumber(253, 7), 1 << 20, '7a11-03');
-    expect((await json('enroll', ['enroll', '/dev/vdc', '--name', 'home'])).code).toBe(0);
-    expect((await json('unenroll', ['unenroll', 'home'])).code).toBe(0);
+    // the boot's tables in the scratch folder (there is no fstab there: enroll says what to write)
+    const tables = ['--fstab', path.join(scratch, 'fstab'), '--crypttab', path.join(scratch, 'crypttab')];
+    expect((await json('enroll', ['enroll', '/dev/vdc', '--name', 'home', ...tables])).code).toBe(0);
+    expect((await json('unenroll', ['unenroll', 'home', ...tables])).code).toBe(0);
+    expect((await json('enroll', ['enroll', '/dev/vdc', '--name', 'home', '--print-only'])).code).toBe(0);
   });
 
   it('watch: each line a watch event', async () => {
