@@ -75,6 +75,8 @@ export function processContext(options: ProcessContextOptions): CommandContext &
   };
   // A bar redraws one line in place: only for a person at a terminal, and not when they asked for quiet.
   const showBars = Boolean(stderr.isTTY) && !json && !quiet;
+  // After JSON lines (watch), a result (its error) is one line too: the stream stays one JSON value a line.
+  let streaming = false;
   return {
     json,
     isTTY: Boolean(stderr.isTTY),
@@ -91,9 +93,10 @@ export function processContext(options: ProcessContextOptions): CommandContext &
     },
     error: (line) => write(stderr, `${line}\n`),
     result: (schema, value) => {
-      if (json) write(stdout, `${JSON.stringify(versioned(schema, value), null, 2)}\n`);
+      if (json) write(stdout, `${JSON.stringify(versioned(schema, value), null, streaming ? undefined : 2)}\n`);
     },
     jsonLine: (schema, value) => {
+      streaming = true;
       if (json) write(stdout, `${JSON.stringify(versioned(schema, value))}\n`);
     },
     progress: (label, show) => (showBars ? progressBar(stderr, label, show) : { update() {}, stop() {} }),

@@ -126,6 +126,21 @@ describe('--quiet', () => {
   });
 });
 
+describe('--json', () => {
+  it('a document is indented; after JSON lines (watch), the error that ends them is one line too', () => {
+    const out = stream(false);
+    const doc = processContext({ json: true, stdout: out.s, stderr: stream(false).s, env: {} });
+    doc.result('recover', { actions: [], notes: [] });
+    expect(out.text()).toBe('{\n  "schemaVersion": 1,\n  "actions": [],\n  "notes": []\n}\n');
+    const lines = stream(false);
+    const watch = processContext({ json: true, stdout: lines.s, stderr: stream(false).s, env: {} });
+    watch.jsonLine('watch-event', { at: '2026-01-01T00:00:00.000Z', name: 'up1', event: 'watching', message: 'watching' });
+    watch.result('error', { error: { code: 'SNAPSHOT_INVALID', message: '"up1" went Invalid while watched' } });
+    const parsed = lines.text().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((p) => Object.keys(p)[1])).toEqual(['at', 'error']);
+  });
+});
+
 describe.runIf(fs.existsSync('dist/cli-bundle/main.js') || process.env['CI'])('as a process', () => {
   it('map -q: the table on stdout, the warning gone', async () => {
     const file = path.join(scratch, 'mapped');
