@@ -9,6 +9,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JSON_SCHEMAS, type JsonSchemaName } from '../../src/cli/json-output.js';
 import { buildProgram } from '../../src/cli/program.js';
+import { ERROR_CODES } from '../../src/errors.js';
+import { SNAPSHOT_STATES } from '../../src/snapshot/states.js';
 import { STATUS_SCHEMA_VERSION } from '../../src/snapshot/status.js';
 import { deviceNumber } from '../../src/linux/device-number.js';
 import { buildStore, pattern } from '../cow/helpers.js';
@@ -54,6 +56,12 @@ describe('the schema files', () => {
       expect(s.properties?.schemaVersion, n).toEqual({ const: JSON_SCHEMAS[n] });
       expect(s.required, n).toContain('schemaVersion');
     }
+  });
+
+  it('the shared definitions follow the code: the states are SNAPSHOT_STATES, and every error code fits the code pattern', () => {
+    const defs = JSON.parse(fs.readFileSync(schemaFile('defs'), 'utf8')).$defs;
+    expect(defs.state.enum).toEqual([...SNAPSHOT_STATES]);
+    for (const code of Object.keys(ERROR_CODES)) expect(isValid('error', { schemaVersion: 1, error: { code, message: 'm' } }), code).toBe(true);
   });
 
   it("status's version is the library's STATUS_SCHEMA_VERSION", () => {
