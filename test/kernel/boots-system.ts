@@ -56,5 +56,5 @@ export function snapstore(key: string, args: string[], env: Record<string, strin
 
 /** The activation result of snapshot `key` in `activate --json`'s output. */
 export function activation(json: unknown, key: string): { action: string; bootAttempts?: { outcome: string; used: number; budget: number; message: string } } | undefined {
-  return (json as Array<{ name: string; action: string }> | undefined)?.find((a) => a.name === key);
+  return (json as { snapshots?: Array<{ name: string; action: string }> } | undefined)?.snapshots?.find((a) => a.name === key);
 }

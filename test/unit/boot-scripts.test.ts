@@ -136,7 +136,7 @@ needs(
     expect((await inImage('/usr/lib/snapstore/bin/snapstore', '--version')).stdout).toBe(JSON.parse(fs.readFileSync('package.json', 'utf8')).version);
     // A root that never made a snapshot: no state directory, nothing to activate.
     fs.mkdirSync(path.join(dest, 'var/lib'), { recursive: true });
-    expect((await inImage('/usr/lib/snapstore/bin/snapstore', 'activate', '--state-dir', '/var/lib/snapstore', '--json')).stdout).toBe('[]');
+    expect(JSON.parse((await inImage('/usr/lib/snapstore/bin/snapstore', 'activate', '--state-dir', '/var/lib/snapstore', '--json')).stdout)).toMatchObject({ schemaVersion: 1, snapshots: [] });
     expect((await inImage('-e', "process.stdout.write(typeof require('/usr/lib/snapstore/node_modules/koffi').load)")).stdout).toBe('function');
   },
 );
