@@ -243,6 +243,17 @@ export function buildProgram(ctx: CommandContext): Command {
     command('status', (opts, name) => ({ ...(name !== undefined ? { name } : {}), ...opts })),
   );
   common(examples(program.command('list').description('every snapshot, one line each (as status)'), 'snapstore list')).action(command('status', (opts) => opts));
+  common(
+    examples(
+      program
+        .command('diff <name>')
+        .description(
+          "what the update changed since checkpoint NAME was made: the files added (A), removed (D) and changed (M, and what: type, size, mode, owner, symlink target, content), read from the snapshot and the origin mounted read-only for the while; contents are read where the size is the same and the mtime not",
+        ),
+      'snapstore diff update-42',
+      'snapstore diff update-42 --json',
+    ),
+  ).action(command('diff', (opts, name) => ({ name, ...opts })));
 
   const activate = program
     .command('activate [names...]')
