@@ -48,6 +48,8 @@ export interface TreeDiff {
 export interface DiffTreesOptions {
   /** stop at a safe point (INTERRUPTED) when this fires */
   readonly signal?: AbortSignal;
+  /** entries to leave out, on either side, as if they were not there (a snapshot's own store file) */
+  readonly leaveOut?: (e: Entry) => boolean;
 }
 
 const SLASH = Buffer.from('/');
@@ -75,6 +77,11 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
   }
   const devs = { old: rootEntries.old!.dev, new: rootEntries.new!.dev };
   const safe = new SafePoints(options.signal);
+  const leaveOut = options.leaveOut ?? (() => false);
+  const entry = (p: Buffer): Entry | undefined => {
+    const e = entryAt(p);
+    return e === undefined || leaveOut(e) ? undefined : e;
+  };
   const found: { added: [Buffer, AddedOrRemoved][]; removed: [Buffer, AddedOrRemoved][]; changed: [Buffer, Changed][] } = { added: [], removed: [], changed: [] };
   const at = (side: 'old' | 'new', rel: Buffer): Buffer => (rel.length === 0 ? roots[side] : join(roots[side], rel));
   const enters = (side: 'old' | 'new', e: Entry | undefined): boolean => e?.type === 'directory' && e.dev === devs[side];
@@ -84,7 +91,7 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
     for (const name of namesIn(at(side, rel))) {
       await safe.check(`while comparing ${pathText(rel)}`);
       const path = join(rel, name);
-      const e = entryAt(at(side, path));
+      const e = entry(at(side, path));
       if (e === undefined) continue;
       (side === 'new' ? found.added : found.removed).push([path, { path: pathText(path), type: e.type }]);
       if (enters(side, e)) await only(side, path);
@@ -96,8 +103,8 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
     for (const name of names) {
       await safe.check(`while comparing ${pathText(rel)}`);
       const path = join(rel, name);
-      const a = entryAt(at('old', path));
-      const b = entryAt(at('new', path));
+      const a = entry(at('old', path));
+      const b = entry(at('new', path));
       if (a === undefined && b === undefined) continue;
       if (a === undefined || b === undefined) {
         const side = a === undefined ? 'new' : 'old';

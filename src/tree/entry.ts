@@ -21,6 +21,8 @@ export interface Entry {
   readonly mtimeNs: bigint;
   /** the filesystem it is on (st_dev): a tree walk stays on its root's */
   readonly dev: bigint;
+  /** its inode number: the same in a block-level snapshot of the filesystem */
+  readonly ino: bigint;
   /** a device node's major:minor (st_rdev) */
   readonly rdev: bigint;
   /** a symlink's target */
@@ -56,6 +58,7 @@ export function entryAt(path: Buffer): Entry | undefined {
     gid: Number(st.gid),
     mtimeNs: st.mtimeNs,
     dev: st.dev,
+    ino: st.ino,
     rdev: st.rdev,
     ...(target !== undefined ? { target } : {}),
   };

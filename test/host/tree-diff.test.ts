@@ -174,6 +174,16 @@ describe('diffTrees', () => {
     }
   });
 
+  it('entries left out (by inode: the store file of a snapshot) are as if not there, on either side', async () => {
+    both('store', 'abc');
+    fs.appendFileSync(path.join(b, 'store'), 'grown');
+    fs.writeFileSync(path.join(a, 'old-store'), 'o');
+    fs.writeFileSync(path.join(b, 'kept'), 'k');
+    const inodes = new Set([a, b].flatMap((root) => ['store', 'old-store'].filter((f) => fs.existsSync(path.join(root, f))).map((f) => fs.statSync(path.join(root, f), { bigint: true }).ino)));
+    const d = await diffTrees(a, b, { leaveOut: (e) => inodes.has(e.ino) });
+    expect({ added: d.added, removed: d.removed, changed: d.changed }).toEqual({ added: [{ path: 'kept', type: 'file' }], removed: [], changed: [] });
+  });
+
   it('stops at a safe point when its signal fired (INTERRUPTED)', async () => {
     both('f', 'x');
     const stop = new AbortController();

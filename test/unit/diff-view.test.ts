@@ -80,6 +80,7 @@ describe('the text output', () => {
       fsType: 'ext4',
       snapshotDevice: '/dev/mapper/snapstore-u42-snap',
       origin: { device: '/dev/mapper/data', mountedAt: '/data' },
+      storeLeftOut: '/data/.snapstore/u42.store',
       added: [{ path: 'b-new', type: 'directory' }],
       removed: [{ path: 'a-gone', type: 'file' }],
       changed: [

@@ -41,4 +41,5 @@ export async function run(options: DiffCommandOptions, ctx: CommandContext): Pro
       ? `no change since checkpoint "${d.name}" was made (${d.origin.device} against ${d.snapshotDevice})`
       : `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed since checkpoint "${d.name}" was made (${d.origin.device} against ${d.snapshotDevice}; contents read where size is the same and mtime not)`,
   );
+  if (d.storeLeftOut !== null) ctx.err(`left out: the checkpoint's own store file, ${d.storeLeftOut}`);
 }
