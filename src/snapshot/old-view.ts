@@ -16,11 +16,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { DeviceInfo } from '../dm/api.js';
 import { nodePath } from '../dm/nodes.js';
 import { parseSnapshotStatus } from '../dm/status.js';
 import { LinearTarget } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
-import { formatDeviceNumber } from '../linux/device-number.js';
+import { formatDeviceNumber, type DeviceNumber } from '../linux/device-number.js';
 import { bindReadOnly, mountReadOnly, READ_ONLY_OPTIONS, unmount } from '../linux/mount.js';
 import { mountsOf } from '../linux/mountinfo.js';
 import { dmName, dmUuid } from '../state/names.js';
@@ -95,46 +96,57 @@ export async function mountViews(platform: Platform, m: SnapshotManifest, undo: 
   const stack = m.origin.dmName === undefined ? undefined : inspectStack(dm, m.name, m.origin.dmName);
   const refusal = oldViewRefusal(m, stack, stack?.snap ? dm.status(n.snap)[0]?.params : undefined);
   if (refusal) throw refusal;
-  const snap = stack!.snap!;
-  const origin = stack!.origin!;
-
-  const view = viewDevice(m.name);
-  await removeLeftoverView(platform, view);
-  const v = await dm.createDevice(view, dmUuid(m.name, 'view'), [new LinearTarget(tableSectors(dm.table(n.snap)), snap.dev, sectors(0))], { readOnly: true });
-  undo.push(`dm device ${view}`, () => dm.remove(view));
-  log(`made ${view}, read-only, over ${n.snap}`);
-
-  const fsType = (await platform.describeDevice(v.dev)).fsType;
+  const view = await makeViewDevice(platform, m.name, stack!.snap!.dev, undo, log);
+  const fsType = (await platform.describeDevice(view.dev)).fsType;
   if (fsType === undefined || READ_ONLY_OPTIONS[fsType] === undefined) {
     throw new SnapstoreError('READ_ONLY_UNSUPPORTED', `${n.snap} holds ${fsType ?? 'no filesystem blkid knows'}: diff mounts ext4 and xfs read-only without writing to them, nothing else`, {
-      hint: 'look at the snapshot device with the filesystem\'s own read-only tools',
+      hint: "look at the snapshot device with the filesystem's own read-only tools",
     });
   }
-
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `snapstore-diff-${m.name}-`)); // mode 0700: private to root
   undo.push(`the folder ${dir}`, () => fs.rmdirSync(dir));
   const oldAt = mountPoint(dir, 'old', undo);
-  mountReadOnly(nodePath(view), oldAt, fsType);
-  undo.push(`the mount of ${view} at ${oldAt}`, () => void unmount(oldAt));
-  log(`mounted ${view} (${fsType}, read-only, ${READ_ONLY_OPTIONS[fsType]}) at ${oldAt}`);
-
+  mountReadOnly(nodePath(view.name), oldAt, fsType);
+  undo.push(`the mount of ${view.name} at ${oldAt}`, () => void unmount(oldAt));
+  log(`mounted ${view.name} (${fsType}, read-only, ${READ_ONLY_OPTIONS[fsType]}) at ${oldAt}`);
   const newAt = mountPoint(dir, 'new', undo);
-  const originDevice = nodePath(m.origin.dmName!);
-  const mounts = mountsOf(origin.dev);
+  const origin = mountOrigin(nodePath(m.origin.dmName!), stack!.origin!.dev, fsType, newAt, log);
+  undo.push(`the mount of ${origin.device} at ${newAt}`, () => void unmount(newAt));
+  return { old: oldAt, new: newAt, fsType, snapshotDevice: nodePath(n.snap), origin };
+}
+
+/** `snapstore-NAME-view`: a linear over the snapshot device, read-only in device-mapper. */
+async function makeViewDevice(platform: Platform, name: string, snap: DeviceNumber, undo: UndoStack, log: (line: string) => void): Promise<DeviceInfo> {
+  const dm = platform.dm;
+  const view = viewDevice(name);
+  const snapName = stackNames(name).snap;
+  await removeLeftoverView(platform, view);
+  const info = await dm.createDevice(view, dmUuid(name, 'view'), [new LinearTarget(tableSectors(dm.table(snapName)), snap, sectors(0))], { readOnly: true });
+  undo.push(`dm device ${view}`, () => dm.remove(view));
+  log(`made ${view}, read-only, over ${snapName}`);
+  return info;
+}
+
+/**
+ * The origin's contents now at `at`: its mount that shows all of it, bound
+ * read-only; or, when nothing mounts it, the origin mounted read-only.
+ */
+function mountOrigin(device: string, dev: DeviceNumber, fsType: string, at: string, log: (line: string) => void): CheckpointViews['origin'] {
+  const mounts = mountsOf(dev);
   const whole = mounts.find((e) => e.root === '/');
   if (whole) {
-    bindReadOnly(whole.mountPoint, newAt);
-    log(`bound ${whole.mountPoint} (${originDevice}) read-only at ${newAt}`);
-  } else if (mounts.length > 0) {
-    throw new SnapstoreError('ORIGIN_MOUNTED', `${originDevice} (${formatDeviceNumber(origin.dev)}) is mounted only as a folder of its filesystem (${mounts.map((e) => `${e.root} at ${e.mountPoint}`).join(', ')}): the whole of it cannot be seen, nor mounted again read-only while it is mounted writable`, {
-      hint: `mount all of it somewhere (mount ${originDevice} /mnt), then run diff again`,
-    });
-  } else {
-    mountReadOnly(originDevice, newAt, fsType);
-    log(`mounted ${originDevice} (${fsType}, read-only) at ${newAt}: nothing had it mounted`);
+    bindReadOnly(whole.mountPoint, at);
+    log(`bound ${whole.mountPoint} (${device}) read-only at ${at}`);
+    return { device, mountedAt: whole.mountPoint };
   }
-  undo.push(`the mount of ${originDevice} at ${newAt}`, () => void unmount(newAt));
-  return { old: oldAt, new: newAt, fsType, snapshotDevice: nodePath(n.snap), origin: { device: originDevice, mountedAt: whole?.mountPoint ?? null } };
+  if (mounts.length > 0) {
+    throw new SnapstoreError('ORIGIN_MOUNTED', `${device} (${formatDeviceNumber(dev)}) is mounted only as a folder of its filesystem (${mounts.map((e) => `${e.root} at ${e.mountPoint}`).join(', ')}): the whole of it cannot be seen, nor mounted again read-only while it is mounted writable`, {
+      hint: `mount all of it somewhere (mount ${device} /mnt), then run diff again`,
+    });
+  }
+  mountReadOnly(device, at, fsType);
+  log(`mounted ${device} (${fsType}, read-only) at ${at}: nothing had it mounted`);
+  return { device, mountedAt: null };
 }
 
 /** An empty folder in `dir`, removed again by the undo stack. */
