@@ -34,9 +34,9 @@ const BLOCK = 1 << 20;
 /**
  * Whether two files hold the same bytes, read side by side until the first
  * difference. A file gone meanwhile (a live tree) counts as different.
- * Stops at a safe point when asked to.
+ * Stops at a safe point when asked to (`what` names the file there).
  */
-export async function sameContents(a: Buffer, b: Buffer, safe: SafePoints): Promise<boolean> {
+export async function sameContents(a: Buffer, b: Buffer, safe: SafePoints, what: string): Promise<boolean> {
   let fa: number | undefined;
   let fb: number | undefined;
   const bufA = Buffer.allocUnsafe(BLOCK);
@@ -50,7 +50,7 @@ export async function sameContents(a: Buffer, b: Buffer, safe: SafePoints): Prom
       throw fromNodeError(err, 'open', (fa === undefined ? a : b).toString());
     }
     for (;;) {
-      await safe.check(`while comparing ${b.toString()}`);
+      await safe.check(`while comparing ${what}`);
       const na = readFull(fa, bufA, a);
       const nb = readFull(fb, bufB, b);
       if (na !== nb || !bufA.subarray(0, na).equals(bufB.subarray(0, nb))) return false;

@@ -113,7 +113,7 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
         continue;
       }
       const { changes, readContents } = metadataChanges(a, b);
-      if (readContents && !(await sameContents(at('old', path), at('new', path), safe))) changes.push('content');
+      if (readContents && !(await sameContents(at('old', path), at('new', path), safe, pathText(path)))) changes.push('content');
       if (changes.length > 0) found.changed.push([path, { path: pathText(path), type: b.type, changes, old: entryFacts(a), new: entryFacts(b) }]);
       if (enters('old', a) && enters('new', b)) await both(path);
       else {

@@ -4,10 +4,10 @@
 // a symlink retargeted, a rename, a directory added and one removed, a file
 // only touched; the ext4 store grown, its file left out), and `bin/snapstore diff --json` must report exactly that: with
 // the origin mounted, and with it unmounted (diff mounts it for the while).
-// After every diff, on success and on refusal, nothing of it is left: no view
-// device, no mount, no temporary folder.
+// After every diff, on success, on refusal and stopped by SIGINT, nothing of it
+// is left: no view device, no mount, no temporary folder.
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
@@ -59,10 +59,12 @@ function populate(root: string): void {
   fs.mkdirSync(`${root}/gone`);
   fs.writeFileSync(`${root}/gone/inside.txt`, 'removed with its folder\n');
   fs.symlinkSync('keep.txt', `${root}/link`);
+  // Only touched by the update, so diff reads both copies whole: long enough to be stopped in.
+  fs.writeFileSync(`${root}/big.bin`, randomBytes(32 << 20));
   fs.chmodSync(`${root}/chmod-me`, 0o644);
   // Older than the update by a minute: the rewrite's mtime differs for certain.
   const before = new Date(Date.now() - 60_000);
-  for (const f of ['keep.txt', 'rewrite.bin', 'touch-me.txt']) fs.utimesSync(`${root}/${f}`, before, before);
+  for (const f of ['keep.txt', 'rewrite.bin', 'touch-me.txt', 'big.bin']) fs.utimesSync(`${root}/${f}`, before, before);
 }
 
 /** The update. */
@@ -80,6 +82,7 @@ function update(root: string): void {
   fs.symlinkSync('dir/nested.txt', `${root}/link`);
   fs.renameSync(`${root}/rename-from.txt`, `${root}/rename-to.txt`);
   fs.utimesSync(`${root}/touch-me.txt`, new Date(), new Date());
+  fs.utimesSync(`${root}/big.bin`, new Date(), new Date());
 }
 
 const EXPECTED = {
@@ -179,6 +182,26 @@ describe('snapstore diff: a checkpoint of ext4 and of xfs against a known update
     expect(leftovers()).toEqual([]);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(` ${dev(type)} `);
     run('mount', [dev(type), mnt(type)]);
+  });
+
+  test('stopped by SIGINT in the middle of the walk (comparing big.bin): exit 130, INTERRUPTED, and nothing left', async () => {
+    const child = spawn('node', ['bin/snapstore', 'diff', name('ext4'), '--json', '--state-dir', STATE], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // The last line of the set-up: the walk starts right after it.
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (/bound .* read-only at/.test(err)) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, `${out}\n${err}`).toBe(130);
+    expect(JSON.parse(out)).toMatchObject({ error: { code: 'INTERRUPTED', message: expect.stringMatching(/interrupted by SIGINT while comparing big\.bin; nothing was left behind \(undone: .*snapstore-diff-ext4-view/s) } });
+    expect(leftovers()).toEqual([]);
   });
 
   test('refused after part of the work was made (origin mounted only as a folder): the refusal names it, and nothing is left', () => {
