@@ -89,8 +89,8 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
   /** Every entry below `rel` on one side, as added (new) or removed (old). */
   async function only(side: 'old' | 'new', rel: Buffer): Promise<void> {
     for (const name of namesIn(at(side, rel))) {
-      await safe.check(`while comparing ${pathText(rel)}`);
       const path = join(rel, name);
+      await safe.check(`while comparing ${pathText(path)}`);
       const e = entry(at(side, path));
       if (e === undefined) continue;
       (side === 'new' ? found.added : found.removed).push([path, { path: pathText(path), type: e.type }]);
@@ -101,8 +101,8 @@ export async function diffTrees(oldRoot: string, newRoot: string, options: DiffT
   async function both(rel: Buffer): Promise<void> {
     const names = mergeSorted(namesIn(at('old', rel)), namesIn(at('new', rel)));
     for (const name of names) {
-      await safe.check(`while comparing ${pathText(rel)}`);
       const path = join(rel, name);
+      await safe.check(`while comparing ${pathText(path)}`);
       const a = entry(at('old', path));
       const b = entry(at('new', path));
       if (a === undefined && b === undefined) continue;

@@ -189,7 +189,7 @@ describe('diffTrees', () => {
     const stop = new AbortController();
     stop.abort('SIGINT');
     const err = await diffTrees(a, b, { signal: stop.signal }).catch((e: SnapstoreError) => e);
-    expect(err).toMatchObject({ code: 'INTERRUPTED', message: expect.stringMatching(/interrupted by SIGINT while comparing/) });
+    expect(err).toMatchObject({ code: 'INTERRUPTED', message: 'interrupted by SIGINT while comparing f' });
   });
 
   it('refuses a root that is not a folder', async () => {
