@@ -25,7 +25,7 @@ export interface EntryFacts {
 }
 
 export interface AddedOrRemoved {
-  /** relative to the tree's root, '/'-separated; bytes that are not UTF-8 as \xNN (path-text.ts) */
+  /** relative to the tree's root, '/'-separated; bytes that are not UTF-8, control characters and '\\' as \xNN (path-text.ts) */
   readonly path: string;
   readonly type: EntryType;
 }

@@ -1,7 +1,8 @@
 /**
  * A path's bytes as text. Linux names are bytes: most are UTF-8, and those
- * read as such; a byte that is not part of valid UTF-8, and a backslash,
- * are written \xNN, so every path has one spelling and two paths never
+ * read as such; a byte that is not part of valid UTF-8, a control character
+ * (a newline would split a line of output) and a backslash are written
+ * \xNN, so every path has one spelling, on one line, and two paths never
  * share one.
  */
 import { TextDecoder } from 'node:util';
@@ -9,8 +10,11 @@ import { TextDecoder } from 'node:util';
 // ignoreBOM: a name that starts with U+FEFF keeps it.
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Bytes always written \xNN: the backslash and the control characters. */
+const escaped = (b: number): boolean => b === 0x5c || b < 0x20 || b === 0x7f;
+
 export function pathText(path: Buffer): string {
-  if (!path.includes(0x5c)) {
+  if (!path.some(escaped)) {
     try {
       return strict.decode(path);
     } catch {
@@ -20,7 +24,7 @@ export function pathText(path: Buffer): string {
   let out = '';
   for (let i = 0; i < path.length; ) {
     const n = sequenceLength(path, i);
-    out += n === 0 || path[i] === 0x5c ? `\\x${path[i]!.toString(16).padStart(2, '0')}` : strict.decode(path.subarray(i, i + n));
+    out += n === 0 || escaped(path[i]!) ? `\\x${path[i]!.toString(16).padStart(2, '0')}` : strict.decode(path.subarray(i, i + n));
     i += n === 0 ? 1 : n;
   }
   return out;

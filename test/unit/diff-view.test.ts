@@ -66,6 +66,7 @@ describe('pathText', () => {
     [[0xef, 0xbb, 0xbf, 0x61], '\ufeffa'],
     ['a\\b', 'a\\x5cb'],
     [[0x61, 0x5c, 0xff], 'a\\x5c\\xff'],
+    ['new\nline\ttab\x7f', 'new\\x0aline\\x09tab\\x7f'],
   ])('%j is written %j', (input, text) => {
     expect(pathText(typeof input === 'string' ? Buffer.from(input) : Buffer.from(input))).toBe(text);
   });
