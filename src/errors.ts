@@ -73,6 +73,7 @@ export const ERROR_CODES = {
   STACK_MISMATCH: "the kernel's devices do not match what the manifest records",
   MERGE_FAILED: 'the kernel reports the merge failed',
   TARGET_MISSING: 'a device-mapper target the command needs is not available',
+  DIFF_BUSY: "the snapshot's read-only view is in use: a diff runs, or one killed left it mounted",
   // offline tools
   NO_SUCH_FILE: 'an input does not exist',
   IS_A_DIRECTORY: 'an input is a directory',
@@ -118,6 +119,9 @@ export const ERROR_CODES = {
   IO_SHORT: 'a device ended before a read did',
   NO_BLOCK_DEVICE: 'no such block device',
   OVERFLOW: 'a number is beyond what can be handled exactly',
+  NOT_A_DIRECTORY: 'a path that must be a directory is not one',
+  READ_ONLY_UNSUPPORTED: 'no way is known to mount that filesystem read-only without writing to it (ext4 and xfs have one)',
+  CLEANUP_INCOMPLETE: 'the work was done, but something it made for the while (a mount, a device) could not be taken away',
   BUG: "snapstore's own code broke one of its rules: report it",
   INTERNAL: 'an error no layer expected (a bug): reported with its stack',
 } as const;

@@ -11,6 +11,7 @@ export * as blockio from './blockio/index.js';
 export * as dm from './dm/index.js';
 export * as state from './state/index.js';
 export * as cow from './cow/index.js';
+export * as tree from './tree/index.js';
 export * as store from './store/index.js';
 export * as snapshot from './snapshot/index.js';
 export * as watch from './watch/index.js';

@@ -65,6 +65,8 @@ export const CODE_CLASS: Record<ErrorCode, ExitClass> = {
   PATH_EXISTS: 'refused',
   BAD_PARENT: 'refused',
   NOT_A_FILE: 'refused',
+  NOT_A_DIRECTORY: 'refused',
+  READ_ONLY_UNSUPPORTED: 'refused',
   FS_UNSUPPORTED: 'refused',
   EXTENT_REFUSED: 'refused',
   EMPTY_MAP: 'refused',
@@ -75,6 +77,7 @@ export const CODE_CLASS: Record<ErrorCode, ExitClass> = {
   STORE_STALE: 'refused',
   STORE_MISMATCH: 'refused',
   STORE_IN_USE: 'busy',
+  DIFF_BUSY: 'busy',
   FS_UNREADABLE: 'failed',
   WATCH_NOT_STARTED: 'failed',
   STORE_CANNOT_GROW: 'refused',
@@ -155,6 +158,8 @@ export const CODE_CLASS: Record<ErrorCode, ExitClass> = {
   NO_BLOCK_DEVICE: 'notFound',
   OVERFLOW: 'failed',
   BUG: 'failed',
+  // the work was done: what is left is named, for the user to take away
+  CLEANUP_INCOMPLETE: 'failed',
   INTERNAL: 'failed',
 };
 

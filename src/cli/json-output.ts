@@ -9,6 +9,7 @@ export const JSON_SCHEMAS = {
   activate: 1,
   commit: 1,
   create: 1,
+  diff: 1,
   discard: 1,
   doctor: 1,
   enroll: 1,

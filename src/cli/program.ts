@@ -246,6 +246,18 @@ export function buildProgram(ctx: CommandContext): Command {
     command('status', (opts, name) => ({ ...(name !== undefined ? { name } : {}), ...opts })),
   );
   common(examples(program.command('list').summary('list every snapshot, one line each'), 'snapstore list')).action(command('status', (opts) => opts));
+  common(
+    examples(
+      program
+        .command('diff <name>')
+        .summary('the files an update added, removed and changed since a checkpoint')
+        .description(
+          "what the update changed since checkpoint NAME was made: the files added (A), removed (D) and changed (M, and what: type, size, mode, owner, symlink target, content), read from the snapshot and the origin mounted read-only for the while; contents are read where the size is the same and the mtime not",
+        ),
+      'snapstore diff update-42',
+      'snapstore diff update-42 --json',
+    ),
+  ).action(command('diff', (opts, name) => ({ name, ...opts })));
 
   const activate = program
     .command('activate [names...]').summary('at boot, before mounting: rebuild the snapshots after a reboot')

@@ -7,6 +7,7 @@ export * from './blockdev.js';
 export * from './direct-io.js';
 export * from './mknod.js';
 export * from './mountinfo.js';
+export * from './mount.js';
 export * from './loop.js';
 export * from './run.js';
 export * from './meminfo.js';

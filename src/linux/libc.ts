@@ -17,6 +17,8 @@ export interface Libc {
   flock: KoffiFn;
   posix_fadvise: KoffiFn;
   mknod: KoffiFn;
+  mount: KoffiFn;
+  umount2: KoffiFn;
   posix_memalign: KoffiFn;
   free: (ptr: unknown) => void;
   errno: () => number;
@@ -40,6 +42,8 @@ export function loadLibc(): Libc {
     flock: lib.func('int flock(int fd, int operation)'),
     posix_fadvise: lib.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)'),
     mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
     posix_memalign: lib.func('int posix_memalign(_Out_ void **memptr, size_t alignment, size_t size)'),
     free: lib.func('void free(void *ptr)'),
     errno: () => koffi.errno() as number,

@@ -8,6 +8,8 @@ import { fromNodeError } from './errors.js';
 
 export interface MountEntry {
   readonly dev: DeviceNumber;
+  /** The folder of the filesystem this mount shows ('/': all of it; a bind of a folder shows that folder), escapes decoded. */
+  readonly root: string;
   /** Where it is mounted, with the kernel's octal escapes (\040) decoded. */
   readonly mountPoint: string;
   readonly fsType: string;
@@ -32,7 +34,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     } catch {
       continue;
     }
-    out.push({ dev, mountPoint: unescape(f[4] ?? ''), fsType: r[0] ?? '', source: unescape(r[1] ?? '') });
+    out.push({ dev, root: unescape(f[3] ?? ''), mountPoint: unescape(f[4] ?? ''), fsType: r[0] ?? '', source: unescape(r[1] ?? '') });
   }
   return out;
 }

@@ -15,6 +15,7 @@ import { finish } from './finish.js';
 import { nothingToCommit } from './states.js';
 import { originLabel, readSnapshot } from './manifest.js';
 import { commitUpdate, type CommitUpdateOptions } from './update.js';
+import { stackNames } from './stack.js';
 import { updateDevice } from './update-stack.js';
 
 export interface DropOptions extends LifecycleOptions, CommitUpdateOptions {
@@ -60,6 +61,13 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
     if (m.mode === 'update' && (m.state === 'active' || m.state === 'rollback-pending') && (op.dm.find(updateDevice(m.name))?.openCount ?? 0) > 0) {
       throw new SnapstoreError('DEVICE_BUSY', `${updateDevice(m.name)} is in use (mounted, or held by a program): the update in it cannot be discarded now`, {
         hint: `unmount it and run this again, or \`snapstore rollback ${m.name}\`, which is done at the next boot`,
+      });
+    }
+    const snap = stackNames(m.name).snap;
+    if (m.mode === 'checkpoint' && (m.state === 'active' || m.state === 'rollback-pending') && (op.dm.find(snap)?.openCount ?? 0) > 0) {
+      // Found only once the origin had its own table again, it would leave the drop half done.
+      throw new SnapstoreError('DEVICE_BUSY', `the snapshot device ${snap} is open (mounted, held by a program, or read by \`snapstore diff\`): it must go before the ${how}`, {
+        hint: `let the diff end, or unmount it (findmnt /dev/mapper/${snap}), and run the ${how} again`,
       });
     }
     if (m.state === done) {

@@ -30,4 +30,7 @@ export type { MergeProgress } from './merge.js';
 export type { EnrollOptions, EnrollResult, EnrolledRecord, UnenrollResult, MapAction } from './enroll.js';
 export { enrollDevice, unenrollDevice, findEnrolled, enrolledNames } from './enroll.js';
 export type { CommitUpdateOptions } from './update.js';
+export type { DiffOptions, SnapshotDiff } from './diff.js';
+export { diffSnapshot } from './diff.js';
+export { oldViewRefusal } from './old-view.js';
 export { setFaultHandler, SimulatedCrash } from './faults.js';

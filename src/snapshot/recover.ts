@@ -231,7 +231,7 @@ export async function recoverSnapshots(options: LifecycleOptions): Promise<Recov
       notes.push(...r.notes);
     }
     // Devices of ours that no unfinished snapshot accounts for.
-    const order = ['snap', 'update', 'origin', 'cow', 'real'];
+    const order = ['view', 'snap', 'update', 'origin', 'cow', 'real'];
     const rank = (uuid: string | null) => order.indexOf(parseDmUuid(uuid ?? '')?.role ?? 'real');
     for (const dev of platform.dm.list(UUID_PREFIX).sort((a, b) => rank(a.uuid) - rank(b.uuid))) {
       const ours = parseDmUuid(dev.uuid ?? '');

@@ -27,12 +27,14 @@ const NAME_PREFIX = 'snapstore-';
 /**
  * What a dm device of ours is for: `cow` the store as a block device, `real`
  * the origin's own table moved aside, `snap` the snapshot, `update` the
- * writable snapshot of update mode, which the system mounts, and `origin` an
+ * writable snapshot of update mode, which the system mounts, `view` a
+ * read-only device over a checkpoint's snapshot that `diff` mounts for the
+ * while, and `origin` an
  * enrolled partition's passthrough, which the system mounts from boot on
  * (both named `snapstore-NAME`, no suffix: one namespace for the two).
  */
-export type DeviceRole = 'cow' | 'real' | 'snap' | 'origin' | 'update';
-export const DEVICE_ROLES: readonly DeviceRole[] = ['cow', 'real', 'snap', 'origin', 'update'];
+export type DeviceRole = 'cow' | 'real' | 'snap' | 'origin' | 'update' | 'view';
+export const DEVICE_ROLES: readonly DeviceRole[] = ['cow', 'real', 'snap', 'origin', 'update', 'view'];
 
 /** The roles whose device is named `snapstore-NAME` itself. */
 const BARE: readonly DeviceRole[] = ['update', 'origin'];

@@ -4,7 +4,7 @@
  * commits, the steps are undone newest first. The error that stopped the
  * operation then says what was undone, or what is left and how to remove it.
  */
-import { withNote } from '../errors.js';
+import { SnapstoreError, withNote } from '../errors.js';
 
 /**
  * Marks an error that stands for the process dying (a test's simulated
@@ -75,4 +75,26 @@ export async function withUndo<T>(fn: (undo: UndoStack) => Promise<T> | T): Prom
     if (undo.isCommitted || (typeof err === 'object' && err !== null && NO_UNDO in err)) throw err;
     throw withNote(err, describeUnwind(await undo.unwind()));
   }
+}
+
+/**
+ * Runs `fn` with an undo stack that is always unwound, also when `fn`
+ * succeeds: for steps that only serve the while (a read-only mount, a device
+ * to read through). A failure of `fn` gets the unwind's note; a success whose
+ * unwind left something becomes CLEANUP_INCOMPLETE, naming what is left.
+ */
+export async function withTemporary<T>(fn: (undo: UndoStack) => Promise<T> | T): Promise<T> {
+  const undo = new UndoStack();
+  let value: T;
+  try {
+    value = await fn(undo);
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && NO_UNDO in err) throw err;
+    throw withNote(err, describeUnwind(await undo.unwind()));
+  }
+  const r = await undo.unwind();
+  if (r.left.length > 0) {
+    throw new SnapstoreError('CLEANUP_INCOMPLETE', `the work was done, but ${describeUnwind(r)}`, { hint: 'take away by hand what is named above (umount, dmsetup remove, rmdir), then run the command again' });
+  }
+  return value;
 }

@@ -39,9 +39,9 @@ describe('parseMountInfo', () => {
       '24 1 0:21 / /proc rw,nosuid master:2 - proc proc rw',
     ].join('\n');
     expect(parseMountInfo(text)).toEqual([
-      { dev: { major: 253, minor: 4 }, mountPoint: '/data', fsType: 'ext4', source: '/dev/mapper/data' },
-      { dev: { major: 254, minor: 0 }, mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vda' },
-      { dev: { major: 0, minor: 21 }, mountPoint: '/proc', fsType: 'proc', source: 'proc' },
+      { dev: { major: 253, minor: 4 }, root: '/', mountPoint: '/data', fsType: 'ext4', source: '/dev/mapper/data' },
+      { dev: { major: 254, minor: 0 }, root: '/', mountPoint: '/mnt/with space', fsType: 'xfs', source: '/dev/vda' },
+      { dev: { major: 0, minor: 21 }, root: '/', mountPoint: '/proc', fsType: 'proc', source: 'proc' },
     ]);
   });
 });

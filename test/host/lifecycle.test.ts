@@ -173,6 +173,18 @@ describe('commit and discard', () => {
     expect((await recoverSnapshots(opts())).actions).toEqual([]);
   });
 
+  it('refuses while the snapshot device is open (a diff reads it), before anything is written', async () => {
+    await createSnapshot(base());
+    p.dm.open('snapstore-up1-snap');
+    for (const drop of [commitSnapshot, discardSnapshot]) {
+      await expect(drop({ ...opts(), name: 'up1' })).rejects.toMatchObject({ code: 'DEVICE_BUSY', message: expect.stringMatching(/snapstore-up1-snap is open .*snapstore diff/) });
+    }
+    expect(state()).toBe('active');
+    expect(originText()).toMatch(/snapshot-origin/);
+    p.dm.open('snapstore-up1-snap', -1);
+    expect((await commitSnapshot({ ...opts(), name: 'up1' })).outcome).toBe('committed');
+  });
+
   it('discard --keep-store keeps the store file and its record', async () => {
     await createSnapshot(base());
     const r = await discardSnapshot({ ...opts(), name: 'up1', keepStore: true });

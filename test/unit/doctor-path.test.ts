@@ -36,7 +36,7 @@ function factsOn(p: FakePlatform | undefined, node: string, dev: DeviceNumber, o
     path: '/data',
     dev,
     fs: fsOf('ext4'),
-    mount: { dev, mountPoint: '/data', fsType: 'ext4', source: node },
+    mount: { dev, root: '/', mountPoint: '/data', fsType: 'ext4', source: node },
     device: {
       dev,
       name: dmName ? `dm-${dev.minor}` : path.basename(node),

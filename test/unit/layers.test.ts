@@ -15,12 +15,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   dm: ['units', 'util', 'linux'],
   state: ['units', 'util', 'linux'],
   cow: ['units', 'util', 'linux', 'blockio'],
+  tree: ['units', 'util', 'linux'],
   store: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow'],
-  snapshot: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store'],
-  watch: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot'],
+  snapshot: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'tree'],
+  watch: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'tree', 'snapshot'],
   boot: ['util', 'linux', 'state'],
-  doctor: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'boot'],
-  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'snapshot', 'watch', 'boot', 'doctor'],
+  doctor: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'tree', 'snapshot', 'boot'],
+  cli: ['units', 'util', 'linux', 'fiemap', 'blockio', 'dm', 'state', 'cow', 'store', 'tree', 'snapshot', 'watch', 'boot', 'doctor'],
 };
 
 function sources(dir: string): string[] {
