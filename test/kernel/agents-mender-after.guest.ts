@@ -2,11 +2,12 @@
 // boot runs it before the data filesystem is mounted, merges the rollback boot 1
 // recorded: the data is as before the first update, fsck clean. A second
 // `mender install` waits for that merge, takes a new checkpoint, and `mender commit`
-// keeps the update and deletes the store.
+// keeps the update and deletes the store. Then examples/greenboot's scripts on a real
+// checkpoint of the same filesystem.
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requireGuest, run } from '../vm/guest.js';
-import { artifact, checkpoint, MDATA, MMETA, mender, menderDevice, ORIGIN, script, SLOT, snapstore, undoDevice } from './agents-mender-system.js';
+import { artifact, checkpoint, greenboot, MDATA, MMETA, mender, menderDevice, ORIGIN, script, SLOT, snapstore, undoDevice } from './agents-mender-system.js';
 import { fsck, tree } from './lifecycle-helpers.js';
 
 requireGuest();
@@ -46,5 +47,23 @@ describe('Mender, boot 2: the rollback merged at boot, then install and commit',
     expect(again.said).toMatch(/already committed/);
     run('umount', [MDATA]);
     fsck(ORIGIN, 'ext4');
+  });
+
+  test('greenboot, on a real checkpoint: staged, the checkpoint taken (kept when staged again); green.d commits it; staged again, red.d rolls it back', () => {
+    run('mount', [ORIGIN, MDATA]);
+    for (const again of [false, true]) {
+      const c = greenboot('examples/greenboot/snapstore-ostree', 'checkpoint');
+      expect(c.status, c.said).toBe(0);
+      if (again) expect(c.said).toMatch(/is there already .*: kept/);
+    }
+    expect(checkpoint('ostree').state).toBe('active');
+    const green = greenboot('examples/greenboot/green.d/50-snapstore-commit.sh');
+    expect(green.status, green.said).toBe(0);
+    expect(checkpoint('ostree')).toMatchObject({ state: 'committed', store: null });
+    const c = greenboot('examples/greenboot/snapstore-ostree', 'checkpoint');
+    expect(c.status, c.said).toBe(0);
+    const red = greenboot('examples/greenboot/red.d/50-snapstore-rollback.sh');
+    expect(red.status, red.said).toBe(0);
+    expect(checkpoint('ostree').state).toBe('rollback-pending');
   });
 });

@@ -81,15 +81,30 @@ export function script(name: (typeof SCRIPTS)[number]): Ran {
 }
 
 /** `snapstore ARGS` through the CLI, as the boot runs it. */
+/**
+ * examples/greenboot's `snapstore-ostree ACTION`, or a green.d/red.d script run by bash as
+ * greenboot runs it, on this device's data filesystem: its checkpoint "ostree" (no OSTree
+ * here; the path unit's service runs `snapstore-ostree checkpoint`).
+ */
+export function greenboot(file: string, ...args: string[]): Ran {
+  const conf = `${WORK}/snapstore-ostree.conf`;
+  fs.writeFileSync(conf, [`SNAPSTORE_ORIGIN=${ORIGIN}`, `SNAPSTORE_STORE=${MDATA}/.snapstore/ostree.store`, 'SNAPSTORE_SIZE=24M', `SNAPSTORE_STATE_DIR=${STATE}`, ''].join('\n'));
+  const r = spawnSync(file.endsWith('.sh') ? 'bash' : file, file.endsWith('.sh') ? [file, ...args] : args, {
+    encoding: 'utf8',
+    env: { ...env(), PATH: `${path.resolve('examples/greenboot')}:${env().PATH}`, SNAPSTORE_OSTREE_CONF: conf },
+  });
+  return { status: r.status, said: `${file} ${args.join(' ')}: exit ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}` };
+}
+
 export function snapstore(...args: string[]): Ran {
   const r = spawnSync('node', ['bin/snapstore', ...args, '--state-dir', STATE], { encoding: 'utf8' });
   return { status: r.status, said: `snapstore ${args.join(' ')}: exit ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}` };
 }
 
 /** The checkpoint's state, health and store file, read in this process (a CLI start costs seconds here). */
-export function checkpoint(): { state: string; health: string; store: string | null } {
-  const [s] = snapshotStatus({ stateDir: STATE, name: 'mender' });
-  if (!s) throw new Error(`no checkpoint "mender" in ${STATE}`);
+export function checkpoint(name = 'mender'): { state: string; health: string; store: string | null } {
+  const [s] = snapshotStatus({ stateDir: STATE, name });
+  if (!s) throw new Error(`no checkpoint "${name}" in ${STATE}`);
   return { state: s.state, health: s.health, store: s.store.file };
 }
 

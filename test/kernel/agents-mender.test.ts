@@ -1,6 +1,7 @@
 // Kernel suite: Mender 3.4 in standalone mode runs examples/mender's state scripts
 // on a real checkpoint, across a reboot (agents-mender-before/after.guest.ts; the
-// device they set up: agents-mender-system.ts).
+// device they set up: agents-mender-system.ts); in boot 2, examples/greenboot's
+// scripts on a real checkpoint too.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
