@@ -32,6 +32,9 @@ declare -A TOOL_PKG=(
   [dmsetup]=dmsetup
   [cryptsetup]=cryptsetup-bin
   [dpkg-deb]=dpkg
+  # test/kernel/agents-mender.test.ts: Mender's client (standalone) and its artifact tool
+  [mender]=mender-client
+  [mender-artifact]=mender-artifact
 )
 
 tools_ok() {
