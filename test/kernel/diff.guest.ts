@@ -218,7 +218,7 @@ describe('snapstore diff: a checkpoint of ext4 and of xfs against a known update
     run('umount', [mnt(type)]);
     try {
       const d = snapstore(['diff', name(type), '--json']);
-      expect(d.status, d.said).toBe(1);
+      expect(d.status, d.said).toBe(3);
       expect((d.json as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ORIGIN_MOUNTED' });
       expect((d.json as { error: { message: string } }).error.message).toMatch(/mounted only as a folder of its filesystem \(\/dir at \/tmp\/mnt\/d-sub\).*nothing was left behind \(undone: .*snapstore-diff-ext4-view/s);
       expect(leftovers()).toEqual([]);
@@ -230,14 +230,14 @@ describe('snapstore diff: a checkpoint of ext4 and of xfs against a known update
 
   test('refused: no such snapshot; a committed checkpoint (its old view is gone)', () => {
     const none = snapstore(['diff', 'nothing-here', '--json']);
-    expect(none.status, none.said).toBe(1);
+    expect(none.status, none.said).toBe(4);
     expect(none.json).toMatchObject({ error: { code: 'NO_SUCH_SNAPSHOT' } });
     for (const f of FILESYSTEMS) {
       const c = snapstore(['commit', name(f.type), '--json']);
       expect(c.status, c.said).toBe(0);
     }
     const d = snapstore(['diff', name('ext4'), '--json']);
-    expect(d.status, d.said).toBe(1);
+    expect(d.status, d.said).toBe(3);
     expect(d.json).toMatchObject({ error: { code: 'BAD_STATE', message: expect.stringMatching(/is committed: its snapshot is gone/) } });
     expect(leftovers()).toEqual([]);
     expect(run('dmsetup', ['ls'])).not.toMatch(/snapstore-/);
