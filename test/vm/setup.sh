@@ -32,6 +32,13 @@ declare -A TOOL_PKG=(
   [dmsetup]=dmsetup
   [cryptsetup]=cryptsetup-bin
   [dpkg-deb]=dpkg
+  # the update agents of test/kernel/agents-*.guest.ts: their clients, bundle tools, RAUC's bus
+  [rauc]=rauc
+  [mksquashfs]=squashfs-tools
+  [dbus-daemon]=dbus
+  [swupdate]=swupdate
+  [openssl]=openssl
+  [jq]=jq
 )
 
 tools_ok() {
