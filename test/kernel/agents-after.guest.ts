@@ -28,7 +28,7 @@ describe('RAUC, boot 2', () => {
     saveData('rgood', 'new');
     const stop = raucService('rgood', 'B');
     try {
-      const refused = raucInstall('rgood', raucBundle('v3'));
+      const refused = raucInstall('rgood', raucBundle('v2'));
       expect(refused.status, refused.said).not.toBe(0);
       expect(refused.said).toMatch(/refusing the update: checkpoint rgood-rauc-B of an earlier update is active after 1 boot\(s\)/);
       const good = agentRun('rgood', 'rauc', ['status', 'mark-good', 'booted']);
@@ -86,7 +86,7 @@ describe('RAUC, boot 2', () => {
 });
 
 describe('SWUpdate, boot 2', () => {
-  test('sgood: the new system boots (attempt 1 of 1), migrates the data; no commit while ustate is 1; its health check resets ustate: committed; the commit reruns harmlessly', async () => {
+  test('sgood: the new system boots (attempt 1 of 1), migrates the data; no commit while ustate is 1; its health check resets ustate: committed', async () => {
     expect(await activate('sgood', 'swupdate')).toMatchObject({ action: 'activated', bootAttempts: { outcome: 'counted', used: 1 } });
     run('mount', [dataDev('sgood'), dataMnt('sgood')]);
     migrate('sgood');
@@ -100,9 +100,6 @@ describe('SWUpdate, boot 2', () => {
       const c = agentRun('sgood', example('swupdate/snapstore-swupdate-commit'), []);
       expect(c.status, c.said).toBe(0);
       expect(checkpoint('sgood', 'swupdate')?.state, c.said).toBe('committed');
-      const again = agentRun('sgood', example('swupdate/snapstore-swupdate-commit'), []);
-      expect(again.status, again.said).toBe(0);
-      expect(again.said).toMatch(/no checkpoint sgood-swupdate to commit/);
     });
     expect(tree(dataMnt('sgood'))).toEqual(savedData('sgood', 'new'));
     run('umount', [dataMnt('sgood')]);

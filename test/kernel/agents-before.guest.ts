@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requireGuest } from '../vm/guest.js';
-import { agentRun, bootAgents, bootedSlot, checkpoint, dataMnt, example, grubEnv, makeRaucDevice, makeSwuDevice, makeTestPki, migrate, raucBundle, raucInstall, raucService, saveData, setGrubEnv, swu, swupdate, withBoot } from './agents-system.js';
+import { tree } from './lifecycle-helpers.js';
+import { agentRun, bootAgents, bootedSlot, checkpoint, dataMnt, example, grubEnv, makeRaucDevice, makeSwuDevice, makeTestPki, migrate, raucBundle, raucInstall, raucService, saveData, savedData, setGrubEnv, swu, swupdate, withBoot } from './agents-system.js';
 
 requireGuest();
 process.env.DM_DISABLE_UDEV = '1';
@@ -57,17 +58,13 @@ describe('RAUC, boot 1: the install makes the checkpoint', () => {
     stop = raucService('rbad', 'B');
     try {
       migrate('rbad');
-      saveData('rbad', 'new');
+      expect(tree(dataMnt('rbad'))).not.toEqual(savedData('rbad', 'old'));
       const bad = agentRun('rbad', example('rauc/snapstore-rauc-mark-bad'), []);
       expect(bad.status, bad.said).toBe(0);
       expect(checkpoint('rbad', 'rauc-B')?.state, bad.said).toBe('rollback-pending');
       expect(bootedSlot('rbad')).toBe('A');
       const commit = agentRun('rbad', example('rauc/snapstore-rauc-commit'), []);
       expect(commit.said).toMatch(/not committing: RAUC records the booted slot \('B'\) as bad/);
-      // Run again (the unit restarted after a power loss): the same outcome.
-      const again = agentRun('rbad', example('rauc/snapstore-rauc-mark-bad'), []);
-      expect(again.status, again.said).toBe(0);
-      expect(checkpoint('rbad', 'rauc-B')?.state, again.said).toBe('rollback-pending');
     } finally {
       stop();
     }
@@ -117,7 +114,7 @@ describe('SWUpdate, boot 1: the install makes the checkpoint', () => {
       expect(checkpoint('sbad', 'swupdate')).toMatchObject({ state: 'active' });
       // The new system's boot, played: its migration writes the data, its health check fails.
       migrate('sbad');
-      saveData('sbad', 'new');
+      expect(tree(dataMnt('sbad'))).not.toEqual(savedData('sbad', 'old'));
       for (const run of [1, 2]) {
         const failed = agentRun('sbad', example('swupdate/snapstore-swupdate-failed'), []);
         expect(failed.status, `run ${run}: ${failed.said}`).toBe(0);

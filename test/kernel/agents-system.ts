@@ -239,8 +239,14 @@ export function raucInstall(key: string, bundle: string): Ran {
   return { ...r, said: `${r.said}\nrauc service log (the end):\n${log}` };
 }
 
-/** A signed RAUC bundle of a 1 MiB rootfs image; `failing` adds a slot post-install hook that fails (an install that breaks after pre-install). */
+/**
+ * A signed RAUC bundle of a 1 MiB rootfs image; `failing` adds a slot
+ * post-install hook that fails (an install that breaks after pre-install).
+ * Made once (on the kept disk) and used by every device.
+ */
 export function raucBundle(name: string, failing = false): string {
+  const out = `${AMETA}/${name}.raucb`;
+  if (fs.existsSync(out)) return out;
   const dir = `${AMETA}/bundle-${name}`;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(`${dir}/rootfs.img`, Buffer.alloc(1 << 20, name));
@@ -249,8 +255,6 @@ export function raucBundle(name: string, failing = false): string {
     `[update]\ncompatible=snapstore-vm\nversion=2.0-${name}\n\n[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.img\n${failing ? 'hooks=post-install\n\n[hooks]\nfilename=hook.sh\n' : ''}`,
   );
   if (failing) fs.writeFileSync(`${dir}/hook.sh`, '#!/bin/sh\necho "the slot hook fails on purpose" >&2\nexit 1\n', { mode: 0o755 });
-  const out = `${AMETA}/${name}.raucb`;
-  fs.rmSync(out, { force: true });
   run('rauc', ['bundle', `--cert=${PKI}/cert.pem`, `--key=${PKI}/key.pem`, dir, out]);
   return out;
 }
