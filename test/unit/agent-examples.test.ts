@@ -22,8 +22,9 @@ describe('units', () => {
     if (exec!.startsWith('/usr/lib/snapstore/')) {
       const hook = path.join('examples', exec!.slice('/usr/lib/snapstore/'.length));
       expect(HOOKS).toContain(hook);
-      // Verified as installed: the hook where the unit looks for it.
-      await expectVerifiesClean(text.replace(exec!, path.resolve(hook)), path.basename(unit));
+      // Verified as installed: the hook where the unit looks for it, the units it requires beside it.
+      const companions = Object.fromEntries(values(text, 'Requires').filter((u) => UNITS.some((f) => path.basename(f) === u)).map((u) => [u, fs.readFileSync(path.join(path.dirname(unit), u), 'utf8')]));
+      await expectVerifiesClean(text.replace(exec!, path.resolve(hook)), path.basename(unit), companions);
     } else {
       expect(exec).toBe('/usr/bin/rauc');
       await expectVerifiesClean(text, path.basename(unit));
