@@ -22,7 +22,8 @@ import { readKernelFacts } from './kernel.js';
 import { readPathFacts, type PathFacts } from './path-facts.js';
 import { checkRoot } from './root.js';
 import { checkStateDir, checkStateDirAtBoot, checkStateDirOffPath } from './state-dir.js';
-import { checkUpdateAgents, findAgents } from './update-agents.js';
+import { findAgents } from '../snapshot/update-agents.js';
+import { checkUpdateAgents } from './update-agents.js';
 import { checkUpdateMode } from './update-mode.js';
 import { checkWriteMounted } from './write-mounted.js';
 

@@ -18,6 +18,7 @@ import { existingAncestor } from '../util/paths.js';
 import type { Platform } from './platform.js';
 import type { SnapshotManifest } from './manifest.js';
 import { tableSectors } from './stack.js';
+import { agentStateWarning } from './update-agents.js';
 
 export interface CheckpointOrigin {
   readonly dev: DeviceNumber;
@@ -148,21 +149,43 @@ export type StackView = Pick<Platform, 'filesystemDevice'> & { readonly dm: Devi
  * (`doctor` on a system that lacks it) nothing is stacked: only the devices
  * are compared.
  */
-export function checkStateDirOffOrigin(platform: StackView, stateDir: string, origin: { dev: DeviceNumber; dmName: string | undefined; table: readonly Target[] }): void {
-  const fsDev = platform.filesystemDevice(existingAncestor(stateDir));
-  const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
-  // A dm device is compared over its whole table; any other device is below every stack it is in.
-  const { dm } = platform;
-  const fsDm = dm?.nameOf(fsDev);
-  const fsLength = dm && fsDm !== undefined ? tableSectors(dm.table(fsDm)) : (1 as Sectors);
-  const same = formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(dm, whole(fsDev, fsLength), whole(origin.dev, tableSectors(origin.table))).length > 0;
-  if (same) {
+export function checkStateDirOffOrigin(platform: StackView, stateDir: string, origin: OriginView): void {
+  if (onOrigin(platform, stateDir, origin)) {
     throw new SnapstoreError(
       'STATE_ON_ORIGIN',
       `the state directory ${stateDir} is on ${origin.dmName ?? formatDeviceNumber(origin.dev)}, the filesystem being snapshotted: a rollback would roll back snapstore's own record of it, and at boot it must be read before that filesystem is mounted`,
       { hint: 'give --state-dir a folder on another filesystem that is mounted early at boot: the root filesystem (the default /var/lib/snapstore, if / is not the origin) or a small metadata partition' },
     );
   }
+}
+
+export type OriginView = { readonly dev: DeviceNumber; readonly dmName: string | undefined; readonly table: readonly Target[] };
+
+/** Whether `p` (or, not made yet, its nearest folder) is on a filesystem whose blocks are the origin's. */
+export function onOrigin(platform: StackView, p: string, origin: OriginView): boolean {
+  const fsDev = platform.filesystemDevice(existingAncestor(p));
+  const whole = (device: DeviceNumber, length: Sectors) => [{ start: 0 as Sectors, length, device, offset: 0 as Sectors }];
+  // A dm device is compared over its whole table; any other device is below every stack it is in.
+  const { dm } = platform;
+  const fsDm = dm?.nameOf(fsDev);
+  const fsLength = dm && fsDm !== undefined ? tableSectors(dm.table(fsDm)) : (1 as Sectors);
+  return formatDeviceNumber(fsDev) === formatDeviceNumber(origin.dev) || sharedBlocks(dm, whole(fsDev, fsLength), whole(origin.dev, tableSectors(origin.table))).length > 0;
+}
+
+/**
+ * An update agent's own record on the filesystem a checkpoint rolls back
+ * (snapshot/update-agents.ts): allowed, as the agent may record the outcome
+ * again after a rollback, but said, with the way out.
+ */
+export function agentStateWarnings(platform: StackView & Pick<Platform, 'updateAgents'>, origin: OriginView, label: string): Warning[] {
+  const on = platform.updateAgents().states.filter((s) => onOrigin(platform, s.path, origin));
+  return on.length ? [agentStateWarning(on, label)] : [];
+}
+
+/** Something a command did although it is not as it should be: what, why, and the way out. */
+export interface Warning {
+  readonly message: string;
+  readonly hint: string;
 }
 
 /**

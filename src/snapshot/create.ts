@@ -17,7 +17,7 @@ import type { Bytes, ChunkSize } from '../units/units.js';
 import { bytes, formatBytes } from '../units/units.js';
 import { withUndo } from '../util/undo.js';
 import { attachSnapshot, dropStack, ensureCow, ensureReal } from './build.js';
-import { checkOrigin, checkStateDirOffOrigin, checkStoreFsUnsnapshotted, checkUpdateOrigin } from './checks.js';
+import { agentStateWarnings, checkOrigin, checkStateDirOffOrigin, checkStoreFsUnsnapshotted, checkUpdateOrigin, type Warning } from './checks.js';
 import { attachUpdate, updateDevice } from './update-stack.js';
 import { attempts, bootBudget } from './boot-attempts.js';
 import type { DeviceNumber } from '../linux/device-number.js';
@@ -59,6 +59,8 @@ export interface CreateSnapshotResult {
   readonly manifest: SnapshotManifest | undefined;
   /** what was (or, for a dry run, would be) done */
   readonly plan: CreatePlan;
+  /** what is not as it should be, though the snapshot was (or would be) made: an update agent's record on the origin */
+  readonly warnings: readonly Warning[];
 }
 
 /** A table as text with any crypt key masked: tables are printed, keys never are. */
@@ -209,7 +211,7 @@ export async function createSnapshot(options: CreateSnapshotOptions): Promise<Cr
         op.advance('active', `snapshot of ${origin.label} live`);
         op.say(`snapshot "${name}" is live: ${origin.label} keeps taking writes, the old contents of every chunk it overwrites go to the store`);
       }
-      return { manifest: op.manifest, plan: plan(name, origin, platform, options) };
+      return { manifest: op.manifest, plan: plan(name, origin, platform, options), warnings: planned.warnings };
     });
   });
 }
@@ -255,7 +257,9 @@ async function dryRun(options: CreateSnapshotOptions, name: string): Promise<Cre
     const origin = await checkAnyOrigin(platform, options);
     checkStateDirOffOrigin(platform, dir?.path ?? options.stateDir, origin);
     checkStoreFsUnsnapshotted(platform, options.store);
-    return { manifest: undefined, plan: plan(name, origin, platform, options) };
+    // An update's origin is not mounted: no agent's record is on it.
+    const warnings = options.mode === 'checkpoint' ? agentStateWarnings(platform, origin, origin.label) : [];
+    return { manifest: undefined, plan: plan(name, origin, platform, options), warnings };
   });
 }
 

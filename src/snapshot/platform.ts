@@ -36,6 +36,7 @@ import { devicesWithTag } from '../linux/blkid.js';
 import { statfsOf, type FsInfo } from '../linux/fs.js';
 import type { StoreManifest } from '../store/manifest.js';
 import { bytes, sectorsToBytes, type Bytes, type ChunkSize, type Sectors } from '../units/units.js';
+import { findAgents, type AgentsFound } from './update-agents.js';
 
 export interface Platform {
   readonly dm: DeviceMapperApi;
@@ -79,6 +80,8 @@ export interface Platform {
   exceptionChunks(dev: DeviceNumber, chunk: ChunkSize): Set<number>;
   /** Our offline merge of store `store` into the device `origin`, which nothing else may use (restartable). */
   mergeOffline(lock: StateLock, options: OfflineMergeRequest): Promise<MergeSummary>;
+  /** The update agents installed and where each keeps its own record of an update. */
+  updateAgents(): AgentsFound;
 }
 
 export interface OfflineMergeRequest {
@@ -244,6 +247,9 @@ export function linuxPlatform(dm: DeviceMapperApi): Platform {
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.batchBytes !== undefined ? { batchBytes: o.batchBytes } : {}),
       });
+    },
+    updateAgents() {
+      return findAgents('/');
     },
     async loadTargets(types) {
       const have = () => new Set(dm.targetVersions().map((v) => v.name));

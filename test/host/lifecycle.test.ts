@@ -1,7 +1,8 @@
 // The checkpoint lifecycle's state machine on the host, against the fake
 // device-mapper and platform (test/support): every transition and refusal,
 // the order of the dm calls that matters (docs/design.md "Order of
-// loading"), what is left after a failure, and idempotent reruns.
+// loading"), what is left after a failure, and idempotent reruns; create's
+// warning of an update agent's record on the origin.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -141,6 +142,48 @@ describe('create', () => {
     const dir = StateDir.need(stateDir);
     expect(findManifest(dir, 'up1')).toBeUndefined();
     expect(fs.existsSync(path.join(stateDir, 'snapshots', 'up1.json'))).toBe(false);
+  });
+});
+
+describe('create: an update agent\'s record on the origin (snapshot/update-agents.ts)', () => {
+  // A folder made here stands for the data filesystem's mount point: the fake puts
+  // what is under it on the origin, and a record not made yet is judged by its
+  // nearest folder, as on a real system.
+  let data: string;
+  beforeEach(() => {
+    data = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-agents-data-'));
+    fs.mkdirSync(`${data}/rauc`);
+    p.originPaths = [data];
+  });
+  afterEach(() => fs.rmSync(data, { recursive: true, force: true }));
+
+  it('RAUC\'s data-directory on the origin: the checkpoint is made, with a warning naming it, why, and the way out', async () => {
+    p.agents = { states: [{ agent: 'RAUC', path: `${data}/rauc` }, { agent: 'Mender', path: '/var/lib/mender' }], offFilesystem: [] };
+    const r = await createSnapshot(base());
+    expect(r.manifest?.state).toBe('active');
+    expect(r.warnings).toEqual([
+      {
+        message: `RAUC's state (${data}/rauc) is on data's filesystem: a rollback of it rolls back the agent's own record of the update too (it would see the update as never made, or still pending)`,
+        hint: expect.stringMatching(/^keep the agent's state on a filesystem no checkpoint rolls back, or have the agent record the outcome again after a rollback/),
+      },
+    ]);
+  });
+
+  it('a record not made yet (Mender\'s folder before its first update) counts by the folder it would be made in', async () => {
+    p.agents = { states: [{ agent: 'Mender', path: `${data}/mender` }], offFilesystem: [] };
+    const r = await createSnapshot({ ...base(), dryRun: true });
+    expect(r.warnings.map((w) => w.message)).toEqual([`Mender's state (${data}/mender) is on data's filesystem: a rollback of it rolls back the agent's own record of the update too (it would see the update as never made, or still pending)`]);
+  });
+
+  it('two agents on the origin: one warning naming both', async () => {
+    p.agents = { states: [{ agent: 'Mender', path: `${data}/mender` }, { agent: 'RAUC', path: `${data}/rauc.status` }], offFilesystem: ['SWUpdate'] };
+    const r = await createSnapshot(base());
+    expect(r.warnings.map((w) => w.message)).toEqual([`Mender's state (${data}/mender) and RAUC's state (${data}/rauc.status) are on data's filesystem: a rollback of it rolls back the agent's own record of the update too (it would see the update as never made, or still pending)`]);
+  });
+
+  it('records elsewhere, or in the bootloader\'s environment (SWUpdate): no warning', async () => {
+    p.agents = { states: [{ agent: 'RAUC', path: '/var/lib/rauc' }], offFilesystem: ['SWUpdate'] };
+    expect((await createSnapshot(base())).warnings).toEqual([]);
   });
 });
 

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import type { OfflineMergeRequest, PlainDevice, Platform } from '../../src/snapshot/platform.js';
+import type { AgentsFound } from '../../src/snapshot/update-agents.js';
 import type { MergeSummary } from '../../src/cow/merge.js';
 import { SnapstoreError } from '../../src/errors.js';
 import { LinearTarget, SnapshotMergeTarget, SnapshotTarget, type Target } from '../../src/dm/targets.js';
@@ -42,6 +43,10 @@ export class FakePlatform implements Platform {
   readonly mounts = new Map<string, string>();
   /** the device the state directory (any path) is on */
   stateDirDevice = deviceNumber(8, 1);
+  /** paths on the origin's filesystem (an update agent's record there); every other path is on stateDirDevice */
+  originPaths: string[] = [];
+  /** the update agents installed and their records */
+  agents: AgentsFound = { states: [], offFilesystem: [] };
   /** whether the stores' filesystem is mounted (a store can be deleted) */
   storeFsMounted = true;
   /** the dm device the stores' filesystem is mounted from (the origin, unless a test says otherwise) */
@@ -154,8 +159,11 @@ export class FakePlatform implements Platform {
     for (const p of this.plain.values()) if (this.mounts.get(formatDeviceNumber(p.dev)) === mountPoint) return p.dev;
     return undefined;
   }
-  filesystemDevice(): DeviceNumber {
-    return this.stateDirDevice;
+  filesystemDevice(path: string): DeviceNumber {
+    return this.originPaths.some((p) => path === p || path.startsWith(`${p}/`)) ? this.originDev() : this.stateDirDevice;
+  }
+  updateAgents(): AgentsFound {
+    return this.agents;
   }
   async filesystemUuid(): Promise<string | undefined> {
     return '0b5a0c1e-8d2b-4c2a-9a53-0d7a9c1f2e11';

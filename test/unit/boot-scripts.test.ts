@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeShellScripts, needs } from '../support/shell-scripts.js';
 
 const SCRIPTS = [
   'boot/snapstore-boot-activate',
@@ -20,14 +21,6 @@ const SCRIPTS = [
 ];
 const HOOK_FUNCTIONS = ['/usr/share/initramfs-tools/hook-functions', '.cache/initramfs-tools/usr/share/initramfs-tools/hook-functions'].find((f) => fs.existsSync(f));
 const BUILT = fs.existsSync('dist/cli-bundle/main.js');
-const hasShellcheck = (await execa('shellcheck', ['--version'], { reject: false })).exitCode === 0;
-
-/** A test that needs something the machine may lack: skipped without it, failed with CI set (bash scripts/setup brings it). */
-function needs(missing: string | undefined, name: string, fn: () => Promise<void>): void {
-  if (!missing) it(name, fn);
-  else if (process.env.CI) it(name, () => expect.fail(`${missing}: run bash scripts/setup`));
-  else it.skip(`${name} (${missing})`, fn);
-}
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-boot-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -40,19 +33,7 @@ function linkedBin(): string {
   return bin;
 }
 
-describe('shell scripts', () => {
-  it.each(SCRIPTS)('%s parses, and is executable', async (script) => {
-    const shell = fs.readFileSync(script, 'utf8').startsWith('#!/bin/bash') ? 'bash' : 'sh';
-    expect((await execa(shell, ['-n', script], { reject: false })).stderr).toBe('');
-    expect(fs.statSync(script).mode & 0o111).toBe(0o111);
-  });
-
-  needs(hasShellcheck ? undefined : 'shellcheck is not installed', 'every script passes shellcheck', async () => {
-    const r = await execa('shellcheck', SCRIPTS, { reject: false });
-    expect(r.stdout).toBe('');
-    expect(r.exitCode).toBe(0);
-  });
-});
+describeShellScripts('shell scripts', SCRIPTS);
 
 describe('boot/image-files.cjs', () => {
   /** A package with a built bundle, a dependency with a dependency of its own, optional ones (one absent) and a dev one. */

@@ -13,13 +13,13 @@ import type { ActivateResult } from '../../src/snapshot/activate.js';
 import type { SnapshotReport } from '../../src/snapshot/status.js';
 import { capture } from '../support/capture.js';
 
-const seen = vi.hoisted(() => ({ create: [] as Record<string, unknown>[], activated: [] as unknown[], reports: [] as unknown[] }));
+const seen = vi.hoisted(() => ({ create: [] as Record<string, unknown>[], activated: [] as unknown[], reports: [] as unknown[], warnings: [] as { message: string; hint: string }[] }));
 vi.mock('../../src/snapshot/create.js', async (original) => ({
   ...(await original<object>()),
   createSnapshot: async (o: Record<string, unknown>) => {
     seen.create.push(o);
     const bootAttempts = o['bootAttempts'] === undefined ? {} : { bootAttempts: { budget: o['bootAttempts'], used: 0, lastBoot: 'b0' } };
-    return { manifest: { name: o['name'], mode: 'checkpoint', state: 'active', origin: { dmName: 'data', dmUuid: '', sectors: 8 }, store: o['name'], chunkSize: 4096, ...bootAttempts }, plan: { steps: [], tables: [] } };
+    return { manifest: { name: o['name'], mode: 'checkpoint', state: 'active', origin: { dmName: 'data', dmUuid: '', sectors: 8 }, store: o['name'], chunkSize: 4096, ...bootAttempts }, plan: { steps: [], tables: [] }, warnings: seen.warnings };
   },
 }));
 vi.mock('../../src/snapshot/activate.js', async (original) => ({ ...(await original<object>()), activateSnapshots: async () => seen.activated }));
@@ -29,6 +29,27 @@ const stateDir = '/nonexistent-state';
 const createOptions = { name: 'update-1', origin: '/dev/mapper/data', store: '/data/.snapstore/update-1.store', size: '16M', mode: 'checkpoint', chunkSize: '4K', stateDir };
 beforeEach(() => {
   seen.create.length = 0;
+  seen.warnings = [];
+});
+
+describe('create: warnings', () => {
+  it("an update agent's record on the origin: `warning:` on stderr with the way out; with --json, the result's warnings", async () => {
+    seen.warnings = [{ message: "RAUC's state (/data/rauc) is on data's filesystem: a rollback of it rolls back the agent's own record of the update too", hint: "keep the agent's state on a filesystem no checkpoint rolls back" }];
+    const c = capture();
+    await create(createOptions, c.ctx);
+    expect(c.err).toEqual(["warning: RAUC's state (/data/rauc) is on data's filesystem: a rollback of it rolls back the agent's own record of the update too; way out: keep the agent's state on a filesystem no checkpoint rolls back"]);
+    expect(c.out.at(-1)).toMatch(/^created checkpoint "update-1"/);
+    const j = capture({ json: true });
+    await create(createOptions, j.ctx);
+    expect(j.results[0]).toMatchObject({ name: 'update-1', warnings: seen.warnings });
+  });
+
+  it('none: nothing on stderr, no warnings field', async () => {
+    const j = capture({ json: true });
+    await create(createOptions, j.ctx);
+    expect(j.err).toEqual([]);
+    expect(j.results[0]).not.toHaveProperty('warnings');
+  });
 });
 
 describe('create --boot-attempts', () => {

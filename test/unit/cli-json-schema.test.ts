@@ -92,6 +92,14 @@ describe('the schema files', () => {
 });
 
 describe('the lifecycle', () => {
+  it("create with a warning: an update agent's record on the origin", async () => {
+    const data = fs.mkdtempSync(path.join(scratch, 'data-'));
+    system.platform.originPaths = [data];
+    system.platform.agents = { states: [{ agent: 'Mender', path: `${data}/mender` }], offFilesystem: [] };
+    const r = await json('create', create('w1'));
+    expect(r.value['warnings']).toEqual([{ message: expect.stringContaining(`Mender's state (${data}/mender)`), hint: expect.any(String) }]);
+  });
+
   it('create --dry-run, create, status, list, commit', async () => {
     expect((await json('create', create('up1', '--dry-run'))).value).toMatchObject({ dryRun: true });
     expect((await json('create', create('up1', '--boot-attempts', '2'))).code).toBe(0);

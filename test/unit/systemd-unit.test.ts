@@ -2,27 +2,8 @@
 // with them (the watcher's checked as an instance, snapstore-watch@NAME.service,
 // as it is started), and each runs what it should.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { execa } from 'execa';
 import { expect, it } from 'vitest';
-
-/** `systemd-analyze verify` of `text` saved as `name`: exit 0, and no line about the unit. */
-async function expectVerifiesClean(text: string, name: string): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-unit-'));
-  try {
-    const unit = path.join(dir, name);
-    fs.writeFileSync(unit, text);
-    const r = await execa('systemd-analyze', ['verify', unit], { reject: false, env: { SYSTEMD_LOG_LEVEL: 'warning' } });
-    expect(r.stderr.split('\n').filter((l) => l.includes(name.replace(/@.*/, '')))).toEqual([]);
-    expect(r.exitCode).toBe(0);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The values of `key=` lines, split at spaces. */
-const values = (text: string, key: string): string[] => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].flatMap((m) => (m[1] ?? '').split(' '));
+import { expectVerifiesClean, values } from '../support/systemd-units.js';
 
 it('systemd/snapstore-watch@.service verifies clean and runs the watcher of its instance', async () => {
   const text = fs.readFileSync('systemd/snapstore-watch@.service', 'utf8');

@@ -35,6 +35,13 @@ declare -A TOOL_PKG=(
   # test/kernel/agents-mender.test.ts: Mender's client (standalone) and its artifact tool
   [mender]=mender-client
   [mender-artifact]=mender-artifact
+  # the update agents of test/kernel/agents-*.guest.ts: their clients, bundle tools, RAUC's bus
+  [rauc]=rauc
+  [mksquashfs]=squashfs-tools
+  [dbus-daemon]=dbus
+  [swupdate]=swupdate
+  [openssl]=openssl
+  [jq]=jq
 )
 
 tools_ok() {

@@ -44,8 +44,10 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
     log: (line) => ctx.err(line),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
+  for (const w of r.warnings) ctx.err(`warning: ${w.message}; way out: ${w.hint}`);
+  const warnings = r.warnings.length ? { warnings: r.warnings } : {};
   if (options.dryRun) {
-    ctx.result('create', { dryRun: true, steps: r.plan.steps, tables: r.plan.tables });
+    ctx.result('create', { dryRun: true, steps: r.plan.steps, tables: r.plan.tables, ...warnings });
     ctx.out(`dry run: snapshot "${options.name}" of ${options.origin} would be made by these steps (nothing was changed):`);
     r.plan.steps.forEach((s, i) => ctx.out(`  ${i + 1}. ${s}`));
     ctx.out('tables:');
@@ -55,7 +57,7 @@ export async function run(options: CreateCommandOptions, ctx: CommandContext): P
   const m = r.manifest!;
   const device = nodePath(m.mode === 'update' ? updateDevice(m.name) : stackNames(m.name).snap);
   const watcher = options.watch ? await startWatcher(m.name, options.stateDir) : undefined;
-  ctx.result('create', { name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(m.bootAttempts ? { bootAttempts: m.bootAttempts.budget } : {}), ...(watcher ? { watcher } : {}) });
+  ctx.result('create', { name: m.name, mode: m.mode, state: m.state, origin: m.origin, store: m.store, chunkSize: m.chunkSize, snapshotDevice: device, ...(m.bootAttempts ? { bootAttempts: m.bootAttempts.budget } : {}), ...(watcher ? { watcher } : {}), ...warnings });
   const made = `${formatBytes(size)} store, chunk ${formatBytes(m.chunkSize)}`;
   ctx.out(
     m.mode === 'update'
