@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectValid } from '../support/json-schema.js';
 
 const version = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string }).version;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'snapstore-pack-'));
@@ -70,9 +71,11 @@ describe('npm pack', () => {
     expect(r.stderr, r.said).not.toMatch(/\n\s+at /); // no stack trace: koffi and every chunk loaded
   });
 
-  it('npx snapstore doctor --json: the array of findings', () => {
+  it('npx snapstore doctor --json: its findings, as its schema says', () => {
     const r = inApp('npx', ['--no', '--', 'snapstore', 'doctor', '--json']);
-    const findings = JSON.parse(r.stdout) as Array<{ check: string; status: string; message: string }>;
+    const out = JSON.parse(r.stdout) as { schemaVersion: number; findings: Array<{ check: string; status: string; message: string }> };
+    expectValid('doctor', out);
+    const findings = out.findings;
     expect(findings.map((f) => f.check)).toEqual(expect.arrayContaining(['root', 'device-mapper', 'dm-targets', 'state-dir']));
     for (const f of findings) expect(['ok', 'warn', 'fail']).toContain(f.status);
   });
