@@ -124,7 +124,8 @@ describe('export', () => {
 describe('store create --zero', () => {
   let lfs: LoopFs;
   beforeAll(async () => {
-    lfs = await makeLoopFs('ext4', 600);
+    // Room for a store whose zeroing lasts long enough to be interrupted on a loaded machine.
+    lfs = await makeLoopFs('ext4', 2200);
   });
   afterAll(async () => lfs?.cleanup());
 
@@ -136,7 +137,7 @@ describe('store create --zero', () => {
     if (which === 'a state directory that exists') fs.mkdirSync(stateDir, { mode: 0o700 });
     const file = path.join(lfs.storeDir, `z-${sig}`);
     const record = path.join(stateDir, 'stores', `z.creating`);
-    const child = start(['store', 'create', 'z', '--store', file, '--size', '512M', '--zero', '--state-dir', stateDir]);
+    const child = start(['store', 'create', 'z', '--store', file, '--size', '1536M', '--zero', '--state-dir', stateDir]);
     await until('the file and its record', () => fs.existsSync(record) && fs.existsSync(file) && fs.statSync(file).size > 0);
     await new Promise((r) => setTimeout(r, 100));
     child.kill(sig);

@@ -97,10 +97,24 @@ export const DM_CASES: Record<string, (env: DmCaseEnv) => Promise<void>> = {
   },
 
   'waitEvent resolves when the device is removed (dm-ioctl.c __hash_remove raises an event)': async ({ dm }) => {
-    const info = await dm.createDevice('pc-wait', '', [new ZeroTarget(sectors(8))]);
-    const waited = dm.waitEvent('pc-wait', info.eventNr);
-    await dm.remove('pc-wait');
-    expect((await waited).info.eventNr).toBeGreaterThan(info.eventNr);
+    // The wait runs on a worker thread: under load the remove can reach the kernel first,
+    // and a wait that comes after it finds no device (ENXIO), which says nothing of the
+    // event. Such a try is made again, the remove held back longer.
+    for (const delayMs of [0, 50, 250, 1000, 3000]) {
+      const info = await dm.createDevice('pc-wait', '', [new ZeroTarget(sectors(8))]);
+      const waited = dm.waitEvent('pc-wait', info.eventNr).then(
+        (r) => r,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      await new Promise((r) => setTimeout(r, delayMs));
+      await dm.remove('pc-wait');
+      const r = await waited;
+      if (r instanceof Error && r.code === 'ENXIO') continue;
+      if (r instanceof Error) throw r;
+      expect(r.info.eventNr).toBeGreaterThan(info.eventNr);
+      return;
+    }
+    throw new Error('in five tries the wait never reached the kernel before the remove did');
   },
 
   'a device another table uses is held: EBUSY on remove until that one is gone': async ({ dm, disk }) => {
