@@ -163,7 +163,9 @@ describe('growth, boot 1', () => {
   test('extension under I/O: a writer through the origin while the store grows ten times: no I/O error, no lost write', async () => {
     mkfs('io', 'ext4');
     sh('dmesg -C');
-    const r = await createSnapshot({ ...opts, name: 'io', origin: dev('io'), store: `${mnt('io')}/.snapstore/io.store`, size: parseSize('16M'), chunk, mode: 'checkpoint' });
+    // Room for what the writer writes before the first extension is live, however slow the
+    // machine: the test is about extensions under I/O, not a race with the writer (the watcher's).
+    const r = await createSnapshot({ ...opts, name: 'io', origin: dev('io'), store: `${mnt('io')}/.snapstore/io.store`, size: parseSize('64M'), chunk, mode: 'checkpoint' });
     expect(r.manifest?.state).toBe('active');
     const pattern = blocks('io/pattern', 2);
     fs.writeFileSync('/tmp/io-pattern', pattern);
@@ -182,7 +184,7 @@ describe('growth, boot 1', () => {
     for (let i = 1; i <= 30; i++) expect(fileSha(`${mnt('io')}/w-${i}`), `w-${i}`).toBe(sha(pattern));
     const [s] = snapshotStatus({ stateDir: STATE, name: 'io' });
     expect({ health: s!.health, problems: s!.problems }, JSON.stringify(s!.usage)).toEqual({ health: 'valid', problems: [] });
-    expect(s!.usage!.total).toBeGreaterThan(90 * MiB);
+    expect(s!.usage!.total).toBeGreaterThan(138 * MiB);
     expect(sh('dmesg')).not.toMatch(/I\/O error|Buffer I\/O error|blk_update_request/);
   });
 
