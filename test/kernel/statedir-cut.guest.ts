@@ -16,7 +16,7 @@ import { guestDisk, requireGuest, run } from '../vm/guest.js';
 import { sectorsOf, sh } from './lifecycle-helpers.js';
 
 requireGuest();
-const CUTS = Number(process.env['STATEDIR_CUTS'] ?? 40);
+const CUTS = Number(process.env['STATEDIR_CUTS'] ?? 20);
 const MNT = '/tmp/mnt/flaky';
 let dev: string;
 let sectors: number;
