@@ -12,6 +12,7 @@ import { deleteStore } from '../../src/store/delete.js';
 import { fallocate, punchHole } from '../../src/linux/fs.js';
 import { bytes, chunkSize, parseSize } from '../../src/units/units.js';
 import { guestDisk, requireGuest, run } from '../vm/guest.js';
+import { expectValid } from '../support/json-schema.js';
 
 requireGuest();
 
@@ -279,11 +280,13 @@ describe('attach on a filesystem directly on a disk', () => {
     }
   });
 
-  test('the CLI attaches and detaches with --json', () => {
+  test('the CLI attaches and detaches with --json, each output as its schema says', () => {
     const out = JSON.parse(run('node', ['bin/snapstore', 'store', 'attach', name, '--state-dir', stateDir, '--json']));
+    expectValid('store-attach', out);
     expect(out.device).toBe(`/dev/mapper/snapstore-${name}-cow`);
     expect(out.via).toBe('loop');
     const d = JSON.parse(run('node', ['bin/snapstore', 'store', 'detach', name, '--state-dir', stateDir, '--json']));
+    expectValid('store-detach', d);
     expect(d.detached).toBe(true);
   });
 });
