@@ -174,7 +174,8 @@ describe('growth, boot 1', () => {
     const exited = new Promise<number>((resolve) => writer.on('exit', (code) => resolve(code ?? -1)));
     let grown = 0;
     for (let i = 0; i < 10; i++) {
-      const x = await extendSnapshot({ ...opts, name: 'io', by: parseSize('8M'), keepFree: { bytes: bytes(2 * MiB) } });
+      // 4 MiB steps: the 256 MiB disk must keep room for the next tests' files.
+      const x = await extendSnapshot({ ...opts, name: 'io', by: parseSize('4M'), keepFree: { bytes: bytes(2 * MiB) } });
       expect(x.after).toBeGreaterThan(x.before);
       grown++;
     }
@@ -184,7 +185,7 @@ describe('growth, boot 1', () => {
     for (let i = 1; i <= 30; i++) expect(fileSha(`${mnt('io')}/w-${i}`), `w-${i}`).toBe(sha(pattern));
     const [s] = snapshotStatus({ stateDir: STATE, name: 'io' });
     expect({ health: s!.health, problems: s!.problems }, JSON.stringify(s!.usage)).toEqual({ health: 'valid', problems: [] });
-    expect(s!.usage!.total).toBeGreaterThan(138 * MiB);
+    expect(s!.usage!.total).toBeGreaterThan(98 * MiB);
     expect(sh('dmesg')).not.toMatch(/I\/O error|Buffer I\/O error|blk_update_request/);
   });
 
