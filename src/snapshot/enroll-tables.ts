@@ -15,6 +15,7 @@ import { SnapstoreError } from '../errors.js';
 import { fromNodeError } from '../linux/errors.js';
 import { restoreSource, rewriteSource, sourceNames, type TableKind } from '../linux/fstab.js';
 import { writeFileAtomic } from '../state/files.js';
+import { lstatOrNone } from '../state/trust.js';
 
 export interface BootTables {
   readonly fstab: string;
@@ -32,29 +33,30 @@ export interface PartitionNames {
   readonly isDevice: (p: string) => boolean;
 }
 
-/** An edit worked out before anything is made, written after the record (`apply`). */
-export interface TablePlan {
+/** What becomes of the fstab (crypttab) entry. */
+export interface TableOutcome {
   readonly file: string;
-  readonly kind: TableKind;
   /** rewritten: the line changes; already: it names the passthrough (a rerun); manual: the user must (`why`) */
   readonly outcome: 'rewritten' | 'already' | 'manual';
   readonly before?: string;
   readonly after?: string;
   readonly why?: string;
+}
+
+/** An edit worked out before anything is made, written after the record (`apply`). */
+export interface TablePlan {
+  readonly table: TableOutcome;
   readonly apply: () => void;
 }
+
+const nothingToWrite = () => {};
 
 const tag = (name: string): string => `snapstore enroll "${name}"`;
 
 /** The table's text, when it is root's alone; undefined when it does not exist. */
 function readTable(file: string): { text: string; mode: number } | undefined {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw fromNodeError(err, 'lstat', file);
-  }
+  const st = lstatOrNone(file);
+  if (!st) return undefined;
   const refuse = (why: string, hint: string) => new SnapstoreError('TABLE_UNTRUSTED', `${file} ${why}: snapstore, as root, does not edit it`, { hint });
   if (st.isSymbolicLink()) throw refuse('is a symbolic link', `give the file it points to (--${path.basename(file)} ${fs.realpathSync(file)}), or --print-only and edit it yourself`);
   if (!st.isFile()) throw refuse('is not a regular file', 'give the file with --fstab/--crypttab, or --print-only');
@@ -77,19 +79,19 @@ const write = (file: string, text: string, mode: number) => writeFileAtomic(file
 export function planEnrollEdit(tables: BootTables, luks: boolean, name: string, node: string, names: PartitionNames): TablePlan {
   const kind: TableKind = luks ? 'crypttab' : 'fstab';
   const file = tables[kind];
-  const manual = (why: string): TablePlan => ({ file, kind, outcome: 'manual', why, apply: () => {} });
+  const manual = (why: string): TablePlan => ({ table: { file, outcome: 'manual', why }, apply: nothingToWrite });
   const table = readTable(file);
   if (!table) return manual(`${file} does not exist`);
   const r = rewriteSource(table.text, kind, (s) => sourceNames(s, names, names.isDevice), node, tag(name));
   switch (r.outcome) {
     case 'already':
-      return { file, kind, outcome: 'already', after: r.after, apply: () => {} };
+      return { table: { file, outcome: 'already', after: r.after }, apply: nothingToWrite };
     case 'none':
       return manual(`no ${kind} entry names the partition`);
     case 'several':
       return manual(`${r.lines.length} ${kind} entries name the partition (${r.lines.map((l) => l.trim()).join('; ')}): which to change is yours to say`);
     case 'rewritten':
-      return { file, kind, outcome: 'rewritten', before: r.before, after: r.after, apply: () => write(file, r.text, table.mode) };
+      return { table: { file, outcome: 'rewritten', before: r.before, after: r.after }, apply: () => write(file, r.text, table.mode) };
   }
 }
 

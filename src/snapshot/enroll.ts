@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import { LinearTarget } from '../dm/targets.js';
 import { SnapstoreError } from '../errors.js';
-import { formatDeviceNumber, type DeviceNumber } from '../linux/device-number.js';
+import { sameDevice, type DeviceNumber } from '../linux/device-number.js';
 import { unlinkDurable } from '../state/files.js';
 import { field, isCount, isString, jsonObject, optionalField } from '../state/json-record.js';
 import type { StateLock } from '../state/lock.js';
@@ -26,7 +26,7 @@ import type { Platform } from './platform.js';
 import { isFinished } from './states.js';
 import { faultPoint } from './faults.js';
 import { withUndo } from '../util/undo.js';
-import { planEnrollEdit, planUnenrollEdit, SYSTEM_TABLES, type BootTables, type TablePlan } from './enroll-tables.js';
+import { planEnrollEdit, planUnenrollEdit, SYSTEM_TABLES, type BootTables, type TableOutcome, type TablePlan } from './enroll-tables.js';
 
 export const ENROLLED_VERSION = 1;
 
@@ -102,15 +102,7 @@ export interface EnrollOptions extends LifecycleOptions {
   readonly printOnly?: boolean;
 }
 
-/** What became of the fstab (crypttab) entry. */
-export interface TableOutcome {
-  readonly file: string;
-  /** rewritten now; already naming the passthrough; manual: yours to change (why says why) */
-  readonly outcome: 'rewritten' | 'already' | 'manual';
-  readonly before?: string;
-  readonly after?: string;
-  readonly why?: string;
-}
+export type { TableOutcome } from './enroll-tables.js';
 
 export interface EnrollResult {
   readonly name: string;
@@ -134,7 +126,7 @@ async function checkEnroll(
   platform: Platform,
   dir: StateDir | undefined,
   o: EnrollOptions,
-): Promise<{ dev: DeviceNumber; record: Omit<EnrolledRecord, 'enrolledAt'>; mounted: string | undefined; rerun: boolean; plan: TablePlan | undefined }> {
+): Promise<{ dev: DeviceNumber; record: Omit<EnrolledRecord, 'enrolledAt'>; mounted: string | undefined; rerunOf: EnrolledRecord | undefined; plan: TablePlan | undefined }> {
   const name = checkName(o.name, 'enrolled device');
   if (endsLikeARole(name)) throw new SnapstoreError('BAD_NAME', `name "${name}" ends like the name of one of a snapshot's devices (-cow, -real, -snap)`, { hint: 'pick another name', usage: true });
   const dev = partitionOf(platform, o.device);
@@ -152,7 +144,7 @@ async function checkEnroll(
         ...d,
         isDevice: (p) => {
           try {
-            return formatDeviceNumber(platform.blockDevice(p)) === formatDeviceNumber(dev);
+            return sameDevice(platform.blockDevice(p), dev);
           } catch {
             return false;
           }
@@ -161,7 +153,7 @@ async function checkEnroll(
   const mounted = platform.mountedAt(dev);
   const had = dir ? findEnrolled(dir, name) : undefined;
   // The same partition enrolled under the same name: a rerun (after a crash before the table was edited) finishes the edit.
-  if (had && had.kernelName === d.kernelName && had.partUuid === d.partUuid && had.sectors === d.sectors) return { dev, record, mounted, rerun: true, plan };
+  if (had && had.kernelName === d.kernelName && had.partUuid === d.partUuid && had.sectors === d.sectors) return { dev, record, mounted, rerunOf: had, plan };
   if (dir) {
     if (had) throw new SnapstoreError('ENROLL_REFUSED', `a device is enrolled as "${name}" already`, { hint: '`snapstore unenroll` it first, or pick another name' });
     for (const other of enrolledNames(dir)) {
@@ -177,7 +169,7 @@ async function checkEnroll(
     throw new SnapstoreError('ENROLL_REFUSED', `${o.device} is held by ${d.holders.join(', ')}: something is stacked on it already`, { hint: 'enroll the partition a filesystem (or crypttab) uses directly, with nothing set up over it' });
   }
   if (platform.dm.find(enrolledDevice(name))) throw new SnapstoreError('ENROLL_REFUSED', `a dm device ${enrolledDevice(name)} exists already`, { hint: 'pick another name' });
-  return { dev, mounted, record, rerun: false, plan };
+  return { dev, mounted, record, rerunOf: undefined, plan };
 }
 
 function tableText(t: TableOutcome | undefined, node: string): string {
@@ -192,8 +184,9 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
   // Refused before anything is made, the state directory included.
   await withPlatform(options.platform, (platform) => checkEnroll(platform, StateDir.find(options.stateDir), options));
   return withLifecycle(options, true, async (platform, lock) => {
-    const { dev, record: r, mounted, rerun, plan } = await checkEnroll(platform, lock.dir, options);
-    const record: EnrolledRecord = rerun ? findEnrolled(lock.dir, r.name)! : { ...r, enrolledAt: new Date().toISOString() };
+    const { dev, record: r, mounted, rerunOf, plan } = await checkEnroll(platform, lock.dir, options);
+    const rerun = rerunOf !== undefined;
+    const record: EnrolledRecord = rerunOf ?? { ...r, enrolledAt: new Date().toISOString() };
     const node = `/dev/mapper/${enrolledDevice(r.name)}`;
     // Written before the passthrough is made and the table edited: an activate after a crash makes it, a rerun edits the table.
     const mappedNow = await withUndo(async (undo) => {
@@ -214,7 +207,7 @@ export async function enrollDevice(options: EnrollOptions): Promise<EnrollResult
       faultPoint('after:table edited');
       return made;
     });
-    const table: TableOutcome | undefined = plan && { file: plan.file, outcome: plan.outcome, ...(plan.before ? { before: plan.before } : {}), ...(plan.after ? { after: plan.after } : {}), ...(plan.why ? { why: plan.why } : {}) };
+    const table = plan?.table;
     const lines = table?.outcome === 'rewritten' || table?.outcome === 'already' ? [] : mountLines(record, mounted);
     const was = rerun ? `"${r.name}" was enrolled already (${options.device})` : `enrolled ${options.device} as "${r.name}"`;
     const message = mounted === undefined
@@ -268,7 +261,7 @@ export async function unenrollDevice(options: LifecycleOptions & { readonly name
     return {
       name: r.name,
       removedNow,
-      ...(restore?.line !== undefined ? { restored: { file: restore.file, line: restore.line } } : {}),
+      ...(restore ? { restored: { file: restore.file, line: restore.line } } : {}),
       message: removedNow || !info
         ? `"${r.name}" is no longer enrolled: ${node} is gone; ${table}`
         : `"${r.name}" is no longer enrolled: ${node} is in use and goes with the next boot; ${table}${restore ? '' : ' before then'}`,
@@ -298,7 +291,7 @@ export async function mapEnrolled(platform: Platform, r: EnrolledRecord): Promis
   if (have) {
     const t = platform.dm.table(node);
     const only = t.length === 1 ? t[0] : undefined;
-    if (only instanceof LinearTarget && formatDeviceNumber(only.device) === formatDeviceNumber(dev) && only.offset === 0) return { action: 'already-mapped', message: `${node} maps ${what}` };
+    if (only instanceof LinearTarget && sameDevice(only.device, dev) && only.offset === 0) return { action: 'already-mapped', message: `${node} maps ${what}` };
     // A checkpoint of it moves its table aside: that is ours too, and activate's to rebuild.
     return { action: 'already-mapped', message: `${node} is there (its table is a snapshot's now)` };
   }
