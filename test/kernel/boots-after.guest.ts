@@ -1,7 +1,6 @@
 // Health-gated commit, boot 2: activate counts the first attempt of each snapshot. bu is
 // never committed (an unhealthy boot); bh is healthy and committed; bp's activate dies
 // right after it counted (the power lost during the boot): nothing else happens for it.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requireGuest, run } from '../vm/guest.js';
@@ -19,11 +18,6 @@ describe('boot counter, boot 2', () => {
   test('bu (budget 1): activate counts attempt 1 of 1, the last; the system runs the update; no commit (unhealthy)', () => {
     const a = snapstore('bu', ['activate', '--json']);
     expect(a.status, a.said).toBe(0);
-    // What activate adds to a boot (one snapshot: its count, its store's map proved, its stack built), beside Node's own start.
-    const node = spawnSync('node', ['bin/snapstore', '--version']);
-    const t0 = process.hrtime.bigint();
-    spawnSync('node', ['bin/snapstore', '--version']);
-    console.log(`boot cost (TCG guest): activate of one snapshot ${a.ms.toFixed(0)} ms, of which Node's start (snapstore --version) ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms${node.status === 0 ? '' : ' (--version failed)'}`);
     expect(activation(a.json, 'bu'), a.said).toMatchObject({ action: 'activated', bootAttempts: { outcome: 'counted', used: 1, budget: 1 } });
     run('mount', [bdev('bu'), bmnt('bu')]);
     expect(tree(bmnt('bu'))).toEqual(newTree('bu'));

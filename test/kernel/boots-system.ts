@@ -42,16 +42,14 @@ export function bootSystem(format: boolean): void {
 
 /** `snapstore ARGS --state-dir` of snapshot `key`, as an update agent runs it; its exit, output and JSON. */
 export function snapstore(key: string, args: string[], env: Record<string, string> = {}) {
-  const started = process.hrtime.bigint();
   const r = spawnSync('node', ['bin/snapstore', ...args, '--state-dir', bstate(key)], { encoding: 'utf8', env: { ...process.env, ...env } });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
   let json: unknown;
   try {
     json = JSON.parse(r.stdout);
   } catch {
     json = undefined;
   }
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json, ms, said: `exit ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}` };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json, said: `exit ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}` };
 }
 
 /** The activation result of snapshot `key` in `activate --json`'s output. */
