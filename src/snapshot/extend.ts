@@ -126,7 +126,6 @@ export function keepFreeBytes(keep: KeepFree, size: Bytes): Bytes {
   return 'bytes' in keep ? keep.bytes : bytes(Math.ceil((size * keep.percent) / 100));
 }
 
-/** Whether the store lives on the filesystem the checkpoint protects (its blocks then fall under the hazard). */
 /**
  * A store on the filesystem its writer fills takes at most half the room a step: each
  * block the update writes into free space costs a block of the filesystem and one of
@@ -135,6 +134,7 @@ export function keepFreeBytes(keep: KeepFree, size: Bytes): Bytes {
  */
 const ROOM_SHARE_ON_ORIGIN = 0.5;
 
+/** Whether the store lives on the filesystem the checkpoint protects (its blocks then fall under the hazard). */
 function storeOnOrigin(m: SnapshotManifest, store: StoreManifest): boolean {
   return m.mode === 'checkpoint' && (store.device.dmName === m.origin.dmName || (m.beneath !== undefined && store.device.dmName === m.beneath.crypt));
 }
