@@ -12,3 +12,4 @@ export * from './loop.js';
 export * from './run.js';
 export * from './meminfo.js';
 export * from './boot-id.js';
+export * from './proc-locks.js';

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import { DeviceMapper } from '../dm/client.js';
 import { nodePath } from '../dm/nodes.js';
 import { parseSnapshotStatus, type SnapshotStatus } from '../dm/status.js';
+import { stateLockHolder } from '../state/lock.js';
 import { StateDir } from '../state/state-dir.js';
 import { findManifest } from '../store/manifest.js';
 import type { Bytes } from '../units/units.js';
@@ -43,9 +44,14 @@ export interface SnapshotReport {
   /** bytes of exceptions still to merge, while merging */
   readonly mergeRemaining: Bytes | null;
   readonly health: Health;
-  /** whether the kernel's devices are what the manifest's state calls for */
+  /** whether the kernel's devices are what the manifest's state calls for (or another command is changing them) */
   readonly agrees: boolean;
   readonly problems: string[];
+  /**
+   * Another snapstore command holds the state directory's lock: the pid, and what is
+   * seen half done that its step in progress accounts for (a problem once it has ended).
+   */
+  readonly busy: { readonly pid: number; readonly unsettled: string[] } | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -73,7 +79,20 @@ function health(status: SnapshotStatus | undefined): Health {
   }
 }
 
-type Seen = { readonly status: SnapshotStatus | undefined; readonly live: boolean; readonly merging: boolean; readonly snapshotDevice: string | null; readonly problems: string[] };
+/** Another command holding the state lock (a caller of ours holding it is not another). */
+function otherHolder(stateDir: StateDir): number | undefined {
+  const pid = stateLockHolder(stateDir);
+  return pid === process.pid ? undefined : pid;
+}
+
+/**
+ * What the kernel shows against the manifest: `problems` whatever runs, `unsettled` what a
+ * step in progress also leaves for a moment (each a problem once no command is running, with
+ * `snapstore recover` for a way out).
+ */
+type Seen = { readonly status: SnapshotStatus | undefined; readonly live: boolean; readonly merging: boolean; readonly snapshotDevice: string | null; readonly problems: string[]; readonly unsettled: string[] };
+
+const RECOVER = ': `snapstore recover`';
 
 /** An update's devices against its state. */
 function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
@@ -94,10 +113,11 @@ function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
     discarded: () => gone,
   };
   const problems: string[] = [];
+  const unsettled: string[] = [];
   const check = wanted[m.state];
-  if (check && !check()) problems.push(`the kernel has ${dev} ${kind === 'absent' ? 'absent' : `as ${kind}`}${cow ? ` with ${cow.name}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
-  if (info?.suspended) problems.push(m.writesStopped === dev ? `${dev} is suspended by the watcher's --on-full abort: its store could not grow` : `${dev} is suspended: \`snapstore recover\` resumes it`);
-  return { status, live: kind === 'snapshot', merging: kind === 'merge', snapshotDevice: info ? nodePath(dev) : null, problems };
+  if (check && !check()) unsettled.push(`the kernel has ${dev} ${kind === 'absent' ? 'absent' : `as ${kind}`}${cow ? ` with ${cow.name}` : ''}, which is not what "${m.state}" calls for`);
+  if (info?.suspended) (m.writesStopped === dev ? problems : unsettled).push(m.writesStopped === dev ? `${dev} is suspended by the watcher's --on-full abort: its store could not grow` : `${dev} is suspended`);
+  return { status, live: kind === 'snapshot', merging: kind === 'merge', snapshotDevice: info ? nodePath(dev) : null, problems, unsettled };
 }
 
 /** A checkpoint's devices against its state. */
@@ -123,24 +143,30 @@ function seenCheckpoint(dm: Platform['dm'], m: SnapshotManifest): Seen {
     discarded: () => bare,
   };
   const problems: string[] = [];
+  const unsettled: string[] = [];
   const check = wanted[m.state];
   if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${d} is not present`);
-  if (check && !check()) problems.push(`the kernel has ${d} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for: \`snapstore recover\``);
-  if (s.origin?.suspended) problems.push(m.writesStopped === d ? `${d} is suspended by the watcher's --on-full abort: its store could not grow` : `${d} is suspended: \`snapstore recover\` resumes it`);
-  return { status, live, merging: s.originKind === 'merge', snapshotDevice: live ? nodePath(n.snap) : null, problems };
+  if (check && !check()) unsettled.push(`the kernel has ${d} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for`);
+  if (s.origin?.suspended) (m.writesStopped === d ? problems : unsettled).push(m.writesStopped === d ? `${d} is suspended by the watcher's --on-full abort: its store could not grow` : `${d} is suspended`);
+  return { status, live, merging: s.originKind === 'merge', snapshotDevice: live ? nodePath(n.snap) : null, problems, unsettled };
 }
 
-function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): SnapshotReport {
+function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest, holderBefore: number | undefined): SnapshotReport {
   const dm = platform.dm;
   const store = findManifest(stateDir, m.store);
   const seen = m.mode === 'update' ? seenUpdate(dm, m) : seenCheckpoint(dm, m);
   const { status } = seen;
-  const problems = [...seen.problems];
-  if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding' || m.state === 'rolling-back') problems.push(`"${m.state}" is a step that did not finish: \`snapstore recover\``);
+  const unsettled = [...seen.unsettled];
+  if (m.state === 'creating' || m.state === 'committing' || m.state === 'discarding' || m.state === 'rolling-back') unsettled.push(`"${m.state}" is a step that has not finished`);
   const cow = dm.find(stackNames(m.name).cow);
   if (cow && store && !isFinished(m.state) && tableSectors(dm.table(cow.name)) * 512 !== store.usableBytes) {
-    problems.push(`${cow.name} maps ${formatBytes(tableSectors(dm.table(cow.name)) * 512)}, the store's manifest ${formatBytes(store.usableBytes)} (an extension was interrupted): \`snapstore recover\``);
+    unsettled.push(`${cow.name} maps ${formatBytes(tableSectors(dm.table(cow.name)) * 512)}, the store's manifest ${formatBytes(store.usableBytes)} (an extension has not finished)`);
   }
+  // With no command running, what is half done was left by one that stopped. The lock is
+  // looked at before and after the kernel is read: a step seen half done held it at one of
+  // the two, unless it began and ended within the read (milliseconds; no step is that short).
+  const holder = holderBefore ?? otherHolder(stateDir);
+  const problems = holder === undefined ? [...seen.problems, ...unsettled.map((u) => `${u}${RECOVER}`)] : [...seen.problems];
   if (m.invalid) problems.push(m.mode === 'update' ? 'the kernel invalidated the snapshot: the update in it is incomplete' : 'the kernel invalidated the snapshot: the rollback is lost');
   const usage =
     status?.state === 'active'
@@ -166,6 +192,7 @@ function report(platform: Platform, stateDir: StateDir, m: SnapshotManifest): Sn
     health: isFinished(m.state) ? 'finished' : m.invalid ? 'invalid' : status ? health(status) : 'inactive',
     agrees: problems.length === 0,
     problems,
+    busy: holder === undefined ? null : { pid: holder, unsettled },
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
   };
@@ -185,7 +212,8 @@ export function snapshotStatus(options: StatusOptions): SnapshotReport[] {
   const platform = options.platform ?? linuxPlatform(own!);
   try {
     const names = options.name !== undefined ? [options.name] : snapshotNames(stateDir, (d) => fs.readdirSync(d));
-    return names.map((name) => report(platform, stateDir, readSnapshot(stateDir, name)));
+    const before = otherHolder(stateDir);
+    return names.map((name) => report(platform, stateDir, readSnapshot(stateDir, name), before));
   } finally {
     own?.close();
   }

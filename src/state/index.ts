@@ -5,7 +5,7 @@
  */
 export { DEFAULT_STATE_DIR, StateDir } from './state-dir.js';
 export type { LockOptions } from './lock.js';
-export { StateLock, withStateLock } from './lock.js';
+export { StateLock, stateLockHolder, withStateLock } from './lock.js';
 export { writeFileAtomic, unlinkDurable } from './files.js';
 export type { Intent } from './intent.js';
 export { writeIntent, readIntent, removeIntent, intentExists } from './intent.js';

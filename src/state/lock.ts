@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SnapstoreError } from '../errors.js';
 import { isErrno } from '../linux/errors.js';
 import { flockExclusive } from '../linux/fs.js';
+import { flockHolder } from '../linux/proc-locks.js';
 import { explainStateWrite } from './files.js';
 import { statePaths } from './names.js';
 import type { StateDir } from './state-dir.js';
@@ -56,6 +57,14 @@ export async function withStateLock<T>(dir: StateDir, fn: (lock: StateLock) => P
       fs.closeSync(fd);
     }
   }
+}
+
+/**
+ * The pid of the command that holds the state directory's lock now (undefined:
+ * none). For readers: a step they see half done may be in progress there.
+ */
+export function stateLockHolder(dir: StateDir): number | undefined {
+  return flockHolder(statePaths.lock(dir.path));
 }
 
 /** Opens (or makes) the lock file, and checks it is root's own. */

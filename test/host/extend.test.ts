@@ -5,6 +5,7 @@
 // and an extension cut short caught up by recover and by activate.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/dm/table-text.js';
@@ -188,14 +189,31 @@ describe('an extension cut short', () => {
   it('after the map was written, before the reload: status says so, recover grows the COW; after a reboot activate builds it grown', async () => {
     await create();
     await crashAt('store:manifest grown');
-    expect(statusOf().problems.join('\n')).toMatch(/an extension was interrupted/);
+    expect(statusOf().problems.join('\n')).toMatch(/an extension has not finished\): `snapstore recover`/);
+    // The same, seen while another command holds the state lock (the watcher in the middle of
+    // its extension): the step in progress, not a problem.
+    const holder = spawn('flock', ['-x', '-o', path.join(stateDir, 'lock'), '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const busy = statusOf();
+      expect(busy.problems).toEqual([]);
+      expect(busy.agrees).toBe(true);
+      expect(busy.busy?.pid).toBe(holder.pid);
+      expect(busy.busy?.unsettled.join('\n')).toMatch(/an extension has not finished\)$/);
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+      fs.rmSync(path.join(stateDir, 'lock'), { force: true });
+    }
+    expect(statusOf().busy).toBeNull();
+    expect(statusOf().problems.join('\n')).toMatch(/an extension has not finished\): `snapstore recover`/);
     const r = await recoverSnapshots(o());
     expect(r.actions.join('\n')).toMatch(/grew snapstore-s-cow/);
     expect(statusOf().usage?.total).toBe(24 * MiB);
     expect((await recoverSnapshots(o())).actions).toEqual([]);
 
     await crashAt('before:dm.load snapstore-s-cow');
-    expect(statusOf().problems.join('\n')).toMatch(/an extension was interrupted/);
+    expect(statusOf().problems.join('\n')).toMatch(/an extension has not finished\): `snapstore recover`/);
     p.reboot();
     await activateSnapshots(o());
     expect(statusOf().usage?.total).toBe(32 * MiB);

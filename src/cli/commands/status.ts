@@ -60,5 +60,6 @@ export async function run(options: StatusCommandOptions, ctx: CommandContext): P
       ctx.out(`  created:   ${s.createdAt}; last change ${s.updatedAt}`);
     }
     for (const p of s.problems) ctx.out(`  ${s.name}: ${p}`);
+    for (const u of s.busy?.unsettled ?? []) ctx.out(`  ${s.name}: ${u}: in progress, pid ${s.busy!.pid} holds the state lock (run status again once it ends)`);
   }
 }
