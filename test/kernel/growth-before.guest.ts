@@ -353,6 +353,10 @@ describe('growth, boot 1: the watcher', () => {
     w.child.kill('SIGTERM');
     expect((await w.exit).code).toBe(0);
     expect(w.lines.at(-1)?.['event']).toBe('stopped');
+    // Read while the watcher ran, an extension in progress is busy, not a problem; once it
+    // has stopped, nothing is left half done.
+    const [after] = snapshotStatus({ stateDir: STATE, name: 'sw' });
+    expect({ health: after!.health, problems: after!.problems, busy: after!.busy }, said(w)).toEqual({ health: 'valid', problems: [], busy: null });
     // The rollback, with the filesystem unmounted: the kernel's merge, waited for (its progress on the console).
     mark('sw: the watcher stopped; umount');
     run('umount', [mnt('sw')]);
