@@ -59,6 +59,8 @@ export interface ExtendResult {
   readonly after: Bytes;
   /** allocated to the store file but left out of its map (the extension hazard) */
   readonly heldBack: Bytes;
+  /** with `upToRoom`: the filesystem's room gave the file less than asked */
+  readonly cutByRoom: boolean;
   readonly mapGeneration: number;
   readonly message: string;
 }
@@ -187,6 +189,7 @@ export async function extendSnapshot(options: ExtendOptions): Promise<ExtendResu
       before: store.usableBytes,
       after,
       heldBack: r.heldBackBytes,
+      cutByRoom: r.manifest.fileSize - store.fileSize < add,
       mapGeneration: r.manifest.mapGeneration ?? 0,
       message:
         `store "${store.name}" of snapshot "${m.name}" grew from ${formatBytes(store.usableBytes)} to ${formatBytes(after)}, live` +

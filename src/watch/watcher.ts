@@ -112,6 +112,12 @@ interface Watched {
   stepCap: number;
   /** the most writes seen waiting in the page cache at once since it was first watched */
   burst: number;
+  /**
+   * The last extension got less than it asked: the filesystem's room limits the store, not
+   * the plan. Room for another burst is then not asked for: each step takes a share of what
+   * is left, and an idle store would keep taking halves of it.
+   */
+  roomShort: boolean;
   /** the store that holds a copy of every chunk of the origin: it never needs more */
   wholeOrigin: number;
   storeFile: string;
@@ -191,7 +197,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         const limits = storeLimits(options, () => store);
         const storeFile = store.file;
         const usedAtCreate = free ? platform.filesystem(storeFile).sizeBytes - free.bytes : undefined;
-        const added: Watched = { m, burst: 0, storeFile, usedAtCreate, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
+        const added: Watched = { m, burst: 0, roomShort: false, storeFile, usedAtCreate, wholeOrigin: wholeOriginBytes(m), max: limits.max, minStep: limits.minStep, rate: new FillRate(), lastExtendSeconds: 0, stepCap: Infinity, cannotGrow: undefined, warned: new Set(), free: free ? { value: free } : {}, lastRecordMs: 0, policyDone: false };
         watched.set(name, added);
         emit(name, 'watching', `watching snapshot "${name}" (${m.mode}): the store grows ahead of its writer${added.max !== Infinity ? ` up to ${formatBytes(added.max)}` : ''}; if it cannot: --on-full ${onFull}`);
         if (limits.error) cannot(added, limits.error);
@@ -224,7 +230,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         }
         const pending = (options.pendingWrites ?? pendingWrites)();
         w.burst = Math.max(w.burst, pending);
-        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending, burst: w.burst, toCome: toCome(platform, w, status.allocated * 512, pending) };
+        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending, burst: w.roomShort ? 0 : w.burst, toCome: toCome(platform, w, status.allocated * 512, pending) };
         const seen = (x: Sample) => ({ usedBytes: x.used, totalBytes: x.total, bytesPerSecond: Math.round(x.rate) });
         const more = seen(s);
         if (Date.now() - w.lastRecordMs >= RECORD_MS) {
@@ -243,6 +249,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           try {
             const r = await extendSnapshot({ ...life, name, by: bytes(by), upToRoom: true, ...(options.keepFree ? { keepFree: options.keepFree } : {}), freeCache: w.free });
             w.lastExtendSeconds = (performance.now() - t0) / 1000;
+            w.roomShort = r.cutByRoom;
             extensions++;
             emit(name, 'extended', r.message, { byBytes: r.after - r.before, seconds: Math.round(w.lastExtendSeconds * 1000) / 1000, heldBackBytes: r.heldBack, totalBytes: r.after });
             w.lastRecordMs = Date.now();
@@ -259,7 +266,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           // It has just learnt that it cannot grow: the policy is weighed at once, on a fresh reading.
           const fresh = parseSnapshotStatus(platform.dm.status(dev)[0]?.params ?? '');
           if (fresh.state !== 'active') continue; // the next round reports it
-          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512), pending, burst: w.burst, toCome: toCome(platform, w, fresh.allocated * 512, pending) };
+          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512), pending, burst: w.roomShort ? 0 : w.burst, toCome: toCome(platform, w, fresh.allocated * 512, pending) };
         }
         if (d.action !== 'none' || w.cannotGrow) {
           const why = w.cannotGrow ?? `it is at --max ${formatBytes(w.max)}`;

@@ -149,6 +149,22 @@ describe('the watcher', () => {
     expect(cowBytes()).toBe(16 * MiB + Math.floor((150 * MiB - Math.ceil((1024 * MiB * 5) / 100)) / 2 / 4096) * 4096);
   });
 
+  it('once the room cut a step short, an idle store stops growing: no halves of the rest taken one after another for a burst long written back', async () => {
+    await create();
+    p.space.available = 150 * MiB;
+    let reads = 0;
+    const events: WatchEvent[] = [];
+    const stop = new AbortController();
+    const t = setTimeout(() => stop.abort(), 1500);
+    // 200 MiB wait in the page cache once, then none: the writer has stopped.
+    await watchSnapshots({ ...o(), names: ['s'], intervalMs: 10, minStep: bytes(8 * MiB), leadSeconds: 0.5, pendingWrites: () => (reads++ === 0 ? 200 * MiB : 0), signal: stop.signal, onEvent: (e) => events.push(e) });
+    clearTimeout(t);
+    const grown = events.filter((e) => e.event === 'extended');
+    expect(grown.map((e) => e.message)).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'cannot-grow' || e.event === 'extend-failed')).toEqual([]);
+    expect(reads).toBeGreaterThan(20);
+  });
+
   it('never grows a store past a copy of every chunk of the origin (1 GiB here), whatever waits in the page cache', async () => {
     await create();
     p.space.available = 8 * 1024 * MiB;
