@@ -11,6 +11,7 @@ import { SnapstoreError } from '../errors.js';
 import { readManifest } from '../store/manifest.js';
 import { attachMerge, ensureCow, ensureReal, ownTable } from './build.js';
 import { checkStoreHeader, storeLocation } from './checks.js';
+import { finish } from './finish.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
 import { goOnMerging, mergeStatus, type MergeProgress } from './merge.js';
@@ -50,7 +51,12 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     const op = new Operation(platform, lock, readSnapshot(lock.dir, options.name), log);
     const m = op.manifest;
     const result = (outcome: RollbackOutcome, message: string): RollbackResult => ({ name: m.name, outcome, message });
-    if (m.state === 'rolled-back') return result('already-rolled-back', `snapshot "${m.name}" was already rolled back`);
+    if (m.state === 'rolled-back') {
+      if (!m.storePending) return result('already-rolled-back', `snapshot "${m.name}" was already rolled back`);
+      // A merge that ended before its store's filesystem was mounted: the store goes now, if it can.
+      await finish(op, 'rolled-back', 'the store deleted on a rerun');
+      return result('already-rolled-back', `snapshot "${m.name}" was already rolled back${op.manifest.storePending ? storeNote(op) : '; its store is deleted now'}`);
+    }
     if (m.state === 'committed' || m.state === 'discarded' || m.state === 'committing' || m.state === 'discarding') {
       throw new SnapstoreError('BAD_STATE', `snapshot "${m.name}" is ${m.state}: the way back is gone`, {
         hint: `nothing is left to roll back to (\`snapstore status ${m.name}\` shows its history); the next update needs a new checkpoint (\`snapstore create\`)`,

@@ -267,6 +267,22 @@ describe('rollback', () => {
     expect((await rollbackSnapshot({ ...opts(), name: 'up1' })).outcome).toBe('already-rolled-back');
   });
 
+  it('a merge done before its filesystem is mounted leaves the store pending; a rerun once it is mounted deletes it (the demo once left the store file behind)', async () => {
+    await createSnapshot(base());
+    // The store lives on the origin's filesystem, not mounted while it rolls back; the merge is quick.
+    p.storeFsMounted = false;
+    p.dm.statusOnLive.set(ORIGIN, '16/32768 16');
+    const r = await rollbackSnapshot({ ...opts(), name: 'up1' });
+    expect(r).toMatchObject({ outcome: 'rolled-back', message: expect.stringMatching(/deleted once its filesystem is mounted/) });
+    expect(readSnapshot(StateDir.need(stateDir), 'up1').storePending).toBe(true);
+    p.storeFsMounted = true;
+    const again = await rollbackSnapshot({ ...opts(), name: 'up1', wait: true });
+    expect(again).toMatchObject({ outcome: 'already-rolled-back', message: expect.stringMatching(/its store is deleted now/) });
+    expect(findManifest(StateDir.need(stateDir), 'up1')).toBeUndefined();
+    expect(readSnapshot(StateDir.need(stateDir), 'up1')).toMatchObject({ state: 'rolled-back', storePending: false });
+    expect((await rollbackSnapshot({ ...opts(), name: 'up1' })).message).toBe('snapshot "up1" was already rolled back');
+  });
+
   it('with the origin unmounted it merges at once: merging is written before the table switch', async () => {
     await createSnapshot(base());
     p.dm.statusOnLive.set(ORIGIN, '800/32768 16');
