@@ -23,8 +23,11 @@ test('bash scripts/demo plays the whole story: every verdict as expected, every 
   const r = await execa('bash', ['scripts/demo'], { reject: false, all: true, env: { NO_COLOR: '1' }, timeout: 900_000 });
   const out = r.all ?? '';
   const ok = out.split('\n').filter((l) => l.startsWith('verdict: ok: ')).map((l) => l.slice('verdict: ok: '.length));
-  const failed = out.split('\n').filter((l) => l.startsWith('verdict: FAILED: '));
-  expect(failed, out.slice(-4000)).toEqual([]);
+  const lines = out.split('\n');
+  const failed = lines.filter((l) => l.startsWith('verdict: FAILED: '));
+  // Each failed verdict with the 30 lines before it: what the story showed there.
+  const context = lines.flatMap((l, i) => (l.startsWith('verdict: FAILED: ') ? ['...', ...lines.slice(Math.max(0, i - 30), i + 1)] : []));
+  expect(failed, `${context.join('\n')}\n... the end:\n${out.slice(-2000)}`).toEqual([]);
   for (const m of MUST) expect(ok, `${m}\n${out.slice(-4000)}`).toContain(m);
   expect(out).toMatch(new RegExp(`Done: ${ok.length} verdicts as expected, 0 not; 4 of 4 boots played to their end`));
   expect(r.exitCode, out.slice(-4000)).toBe(0);
