@@ -135,6 +135,7 @@ describe('status', () => {
     health: 'inactive',
     agrees: true,
     problems: [],
+    busy: null,
     createdAt: '2025-01-01T00:00:00.000Z',
     updatedAt: '2025-01-01T00:00:00.000Z',
   });
