@@ -65,18 +65,33 @@ function guestCommand(files: string[]): string[] {
   return ['sh', '-c', script, 'guest-vitest', ...vitest];
 }
 
+/** Where a boot's time went: the slowest guest tests (what to look at when the suite grows slow). */
+function slowest(report: JsonReport | undefined, n = 5): string {
+  const all = (report?.testResults ?? []).flatMap((f) => f.assertionResults.map((a) => ({ s: (a.duration ?? 0) / 1000, name: `${relative(REPO_ROOT, f.name)} > ${a.title}` })));
+  if (!all.length) return '';
+  return `; slowest:${all
+    .sort((a, b) => b.s - a.s)
+    .slice(0, n)
+    .map((t) => `\n  ${t.s.toFixed(1)} s ${t.name.length > 140 ? `${t.name.slice(0, 140)}...` : t.name}`)
+    .join('')}`;
+}
+
 function registerBoot(prefix: string, files: string[], run: VmRunResult): void {
   const log = existsSync(`${run.resultsDir}/${GUEST_LOG}`) ? readFileSync(`${run.resultsDir}/${GUEST_LOG}`, 'utf8') : run.output;
-  test(`${prefix}guest kernel ${run.kernelRelease}`, () => {
-    console.log(
-      `guest kernel ${run.kernelRelease}: boot ${run.bootSec.toFixed(1)} s, guest command ${run.commandSec.toFixed(1)} s, wall ${run.wallSec.toFixed(1)} s`,
-    );
-  });
   let report: JsonReport | undefined;
+  let error: Error | undefined;
   try {
     report = JSON.parse(readFileSync(`${run.resultsDir}/${REPORT}`, 'utf8')) as JsonReport;
   } catch (e) {
-    failing(`${prefix}guest vitest report`, `no report from the guest (exit ${run.exitCode}: ${(e as Error).message}); guest output:\n${tail(log)}`);
+    error = e as Error;
+  }
+  test(`${prefix}guest kernel ${run.kernelRelease}`, () => {
+    console.log(
+      `guest kernel ${run.kernelRelease}: boot ${run.bootSec.toFixed(1)} s, guest command ${run.commandSec.toFixed(1)} s, wall ${run.wallSec.toFixed(1)} s${slowest(report)}`,
+    );
+  });
+  if (!report) {
+    failing(`${prefix}guest vitest report`, `no report from the guest (exit ${run.exitCode}: ${error?.message}); guest output:\n${tail(log)}`);
     return;
   }
   let failed = 0;
