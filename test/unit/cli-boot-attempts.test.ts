@@ -150,6 +150,15 @@ describe('status', () => {
     expect(c.out.slice(1).map((l) => l.slice(at).split(/\s{2,}/)[0])).toEqual(['2/3', '3/3 spent', '-']);
   });
 
+  it('AGREES says busy while another command holds the state lock mid-step, and the step is named with its pid', async () => {
+    seen.reports = [{ ...report('update-1', null), busy: { pid: 4242, unsettled: ['snapstore-update-1-cow maps 24 MiB, the store\'s manifest 32 MiB (an extension has not finished)'] } }, report('other', null)];
+    const c = capture();
+    await status({ stateDir }, c.ctx);
+    const at = c.out[0]!.indexOf('AGREES');
+    expect(c.out.slice(1, 3).map((l) => l.slice(at).trim())).toEqual(['busy', 'yes']);
+    expect(c.out).toContain("  update-1: snapstore-update-1-cow maps 24 MiB, the store's manifest 32 MiB (an extension has not finished): in progress, pid 4242 holds the state lock (run status again once it ends)");
+  });
+
   it.each([
     [{ used: 2, budget: 3, spent: false }, 'active', '2 of 3 boot attempts used, not yet committed: `snapstore commit update-1` once a boot is healthy'],
     [{ used: 3, budget: 3, spent: false }, 'active', '3 of 3 boot attempts used, not yet committed: unless it is committed in this boot, the next one rolls back'],

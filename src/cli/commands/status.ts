@@ -16,7 +16,7 @@ function columns(rows: string[][]): string[] {
 function row(s: SnapshotReport): string[] {
   const used = s.usage ? `${formatBytes(s.usage.used)} (${s.usage.usedPercent}%)` : s.mergeRemaining !== null ? `${formatBytes(s.mergeRemaining)} to merge` : '-';
   const boots = s.bootAttempts ? `${s.bootAttempts.used}/${s.bootAttempts.budget}${s.bootAttempts.spent ? ' spent' : ''}` : '-';
-  return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), boots, s.health, s.agrees ? 'yes' : 'NO'];
+  return [s.name, s.mode, s.state, s.origin.dmName ?? s.origin.device, s.store.size !== null ? formatBytes(s.store.size) : '-', used, s.usage ? formatBytes(s.usage.free) : '-', formatBytes(s.chunkSize), boots, s.health, s.agrees ? (s.busy?.unsettled.length ? 'busy' : 'yes') : 'NO'];
 }
 
 /** The boot budget of a health-gated commit, for `status NAME`. */
