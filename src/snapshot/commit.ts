@@ -11,7 +11,7 @@ import { SnapstoreError } from '../errors.js';
 import { refuseCommitWhenSpent } from './boot-attempts.js';
 import { dropStack } from './build.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
-import { finish } from './finish.js';
+import { finish, storeNote } from './finish.js';
 import { nothingToCommit } from './states.js';
 import { originLabel, readSnapshot } from './manifest.js';
 import { commitUpdate, type CommitUpdateOptions } from './update.js';
@@ -94,7 +94,7 @@ async function drop(options: DropOptions, how: 'commit' | 'discard'): Promise<Dr
     return {
       name: m.name,
       outcome: done,
-      message: `snapshot "${m.name}" ${done}: ${originLabel(m)} keeps its ${m.mode === 'update' ? 'old contents (the update was dropped)' : 'current contents'}${op.manifest.keepStore ? `; the store was kept` : op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '; the store is deleted'}`,
+      message: `snapshot "${m.name}" ${done}: ${originLabel(m)} keeps its ${m.mode === 'update' ? 'old contents (the update was dropped)' : 'current contents'}${op.manifest.keepStore ? `; the store was kept` : op.manifest.storePending ? storeNote(op) : '; the store is deleted'}`,
       storePending: Boolean(op.manifest.storePending),
     };
   });

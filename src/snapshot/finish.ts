@@ -27,6 +27,9 @@ export async function deleteStoreOf(op: Operation): Promise<boolean> {
   }
 }
 
+/** What a finished command's message adds when its store waits for its filesystem (else nothing). */
+export const storeNote = (op: Operation): string => (op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '');
+
 /** Finishes: store deleted (or its deletion recorded as pending), state `end`. */
 export async function finish(op: Operation, end: SnapshotState, note: string): Promise<void> {
   const gone = await deleteStoreOf(op);

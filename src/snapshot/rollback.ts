@@ -11,7 +11,7 @@ import { SnapstoreError } from '../errors.js';
 import { readManifest } from '../store/manifest.js';
 import { attachMerge, ensureCow, ensureReal, ownTable } from './build.js';
 import { checkStoreHeader, storeLocation } from './checks.js';
-import { finish } from './finish.js';
+import { finish, storeNote } from './finish.js';
 import { Operation, withLifecycle, type LifecycleOptions } from './context.js';
 import { readSnapshot } from './manifest.js';
 import { goOnMerging, mergeStatus, type MergeProgress } from './merge.js';
@@ -131,8 +131,6 @@ export async function rollbackSnapshot(options: RollbackOptions): Promise<Rollba
     return continueMerge(op, options, result);
   });
 }
-
-const storeNote = (op: Operation): string => (op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '');
 
 async function continueMerge(op: Operation, options: RollbackOptions, result: (o: RollbackOutcome, m: string) => RollbackResult): Promise<RollbackResult> {
   const where = await goOnMerging(op, options);

@@ -10,7 +10,7 @@ import { SnapstoreError } from '../errors.js';
 import { readManifest } from '../store/manifest.js';
 import { dropStack, ensureCow } from './build.js';
 import type { Operation } from './context.js';
-import { finish } from './finish.js';
+import { finish, storeNote } from './finish.js';
 import { originLabel } from './manifest.js';
 import { finishMergeIfDone, goOnMerging, type MergeWaitOptions } from './merge.js';
 import { mergeOffline, offlineOptions, refuseInvalid, type OfflineOptions } from './offline.js';
@@ -19,8 +19,6 @@ import { findOrigin, originInUse } from './origin.js';
 import type { RollbackOptions, RollbackResult } from './rollback.js';
 import { nothingToCommit } from './states.js';
 import { attachUpdateMerge, inspectUpdate, updateDevice } from './update-stack.js';
-
-const storeNote = (op: Operation): string => (op.manifest.storePending ? '; the store file is deleted once its filesystem is mounted (`snapstore recover`)' : '');
 
 export async function rollbackUpdate(op: Operation, options: RollbackOptions): Promise<RollbackResult> {
   const m = op.manifest;
