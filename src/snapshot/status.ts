@@ -94,6 +94,12 @@ type Seen = { readonly status: SnapshotStatus | undefined; readonly live: boolea
 
 const RECOVER = ': `snapstore recover`';
 
+/** A suspended device: the watcher's --on-full abort holds it on purpose; any other suspension is a step in progress, or left by one that stopped. */
+function noteSuspended(m: SnapshotManifest, dev: string, problems: string[], unsettled: string[]): void {
+  if (m.writesStopped === dev) problems.push(`${dev} is suspended by the watcher's --on-full abort: its store could not grow`);
+  else unsettled.push(`${dev} is suspended`);
+}
+
 /** An update's devices against its state. */
 function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const dev = updateDevice(m.name);
@@ -116,7 +122,7 @@ function seenUpdate(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const unsettled: string[] = [];
   const check = wanted[m.state];
   if (check && !check()) unsettled.push(`the kernel has ${dev} ${kind === 'absent' ? 'absent' : `as ${kind}`}${cow ? ` with ${cow.name}` : ''}, which is not what "${m.state}" calls for`);
-  if (info?.suspended) (m.writesStopped === dev ? problems : unsettled).push(m.writesStopped === dev ? `${dev} is suspended by the watcher's --on-full abort: its store could not grow` : `${dev} is suspended`);
+  if (info?.suspended) noteSuspended(m, dev, problems, unsettled);
   return { status, live: kind === 'snapshot', merging: kind === 'merge', snapshotDevice: info ? nodePath(dev) : null, problems, unsettled };
 }
 
@@ -147,7 +153,7 @@ function seenCheckpoint(dm: Platform['dm'], m: SnapshotManifest): Seen {
   const check = wanted[m.state];
   if (!s.origin && !isFinished(m.state)) problems.push(`the origin ${d} is not present`);
   if (check && !check()) unsettled.push(`the kernel has ${d} ${s.originKind === 'plain' ? 'on its own table' : `as ${s.originKind}`}${[s.real, s.cow, s.snap].some(Boolean) ? ` with ${[s.real && n.real, s.cow && n.cow, s.snap && n.snap].filter(Boolean).join(', ')}` : ''}, which is not what "${m.state}" calls for`);
-  if (s.origin?.suspended) (m.writesStopped === d ? problems : unsettled).push(m.writesStopped === d ? `${d} is suspended by the watcher's --on-full abort: its store could not grow` : `${d} is suspended`);
+  if (s.origin?.suspended) noteSuspended(m, d, problems, unsettled);
   return { status, live, merging: s.originKind === 'merge', snapshotDevice: live ? nodePath(n.snap) : null, problems, unsettled };
 }
 
