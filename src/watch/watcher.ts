@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs';
 import { SnapstoreError } from '../errors.js';
-import { parseSnapshotStatus } from '../dm/status.js';
+import { parseSnapshotStatus, type SnapshotStatus } from '../dm/status.js';
 import { commitSnapshot } from '../snapshot/commit.js';
 import { Operation, withLifecycle, withPlatform } from '../snapshot/context.js';
 import type { LifecycleOptions } from '../snapshot/context.js';
@@ -230,7 +230,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
         }
         const pending = (options.pendingWrites ?? pendingWrites)();
         w.burst = Math.max(w.burst, pending);
-        let s: Sample = { used: status.allocated * 512, total: status.total * 512, rate: w.rate.sample(Date.now(), status.allocated * 512), pending, burst: w.roomShort ? 0 : w.burst, toCome: toCome(platform, w, status.allocated * 512, pending) };
+        let s = sampleOf(platform, w, status, pending);
         const seen = (x: Sample) => ({ usedBytes: x.used, totalBytes: x.total, bytesPerSecond: Math.round(x.rate) });
         const more = seen(s);
         if (Date.now() - w.lastRecordMs >= RECORD_MS) {
@@ -266,7 +266,7 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
           // It has just learnt that it cannot grow: the policy is weighed at once, on a fresh reading.
           const fresh = parseSnapshotStatus(platform.dm.status(dev)[0]?.params ?? '');
           if (fresh.state !== 'active') continue; // the next round reports it
-          s = { used: fresh.allocated * 512, total: fresh.total * 512, rate: w.rate.sample(Date.now(), fresh.allocated * 512), pending, burst: w.roomShort ? 0 : w.burst, toCome: toCome(platform, w, fresh.allocated * 512, pending) };
+          s = sampleOf(platform, w, fresh, pending);
         }
         if (d.action !== 'none' || w.cannotGrow) {
           const why = w.cannotGrow ?? `it is at --max ${formatBytes(w.max)}`;
@@ -293,6 +293,12 @@ export async function watchSnapshots(options: WatchOptions): Promise<WatchSummar
     emit('-', 'stopped', `the watcher stopped (${extensions} extension${extensions === 1 ? '' : 's'})`);
     return { extensions, acted, invalid };
   });
+}
+
+/** What the plan weighs for `w`, from the kernel's status and the writes waiting now (the rate sampled as it is read). */
+function sampleOf(platform: Platform, w: Watched, status: Extract<SnapshotStatus, { state: 'active' }>, pending: number): Sample {
+  const used = status.allocated * 512;
+  return { used, total: status.total * 512, rate: w.rate.sample(Date.now(), used), pending, burst: w.roomShort ? 0 : w.burst, toCome: toCome(platform, w, used, pending) };
 }
 
 /**
